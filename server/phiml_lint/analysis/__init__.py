@@ -1,0 +1,1 @@
+"""Static analysis: source loading, name resolution, the project index and traced-function facts."""

@@ -1,0 +1,187 @@
+"""The engine: source texts in, diagnostics out. Used by the CLI and the LSP server alike.
+
+Data flows one way: text → ``ast`` module → :class:`~.analysis.module.ModuleSummary` →
+project facts (traced functions, custom-gradient forwards, jit call sites) → findings of each
+rule → :class:`~.model.Diagnostic` (filtered by configuration and ``noqa`` comments).
+Fixes are computed separately (:mod:`.fixes`) and only when asked for.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import rules as _rules
+from .analysis.module import ModuleSummary
+from .analysis.project import Project
+from .analysis.source import SourceError, SourceText, load
+from .config import Config
+from .model import Diagnostic, Pos, Related, Severity, Span
+from .rules.base import REGISTRY, Context, Rule
+
+SYNTAX_ERROR = _rules.SYNTAX_ERROR
+NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:\s*,?\s*[A-Z]+[0-9]+)*))?", re.IGNORECASE)
+#: Cheap prefilter (TorchFix's idea): a file that never mentions ΦML or PhiFlow is not parsed
+#: unless another module imports it.
+MENTIONS_PHIML = re.compile(r"\bphi(ml)?\b")
+
+
+@dataclass(frozen=True, slots=True)
+class FileResult:
+    path: str
+    source: SourceText | None
+    diagnostics: list[Diagnostic]
+
+
+def rules_for(config: Config) -> list[Rule]:
+    """The enabled rules, in code order (backends with no overlap switch a rule off)."""
+    return [
+        rule for code, rule in sorted(REGISTRY.items())
+        if rule.backends & config.backends and config.is_selected(code)
+    ]
+
+
+def noqa_codes(line: str) -> frozenset[str] | None:
+    """Codes suppressed on a line: None for no ``noqa``, empty set for a bare ``# noqa``."""
+    if "noqa" not in line.lower():
+        return None
+    match = NOQA.search(line)
+    if match is None:
+        return None
+    codes = match.group("codes")
+    if not codes:
+        return frozenset()
+    return frozenset(c.upper() for c in re.findall(r"[A-Za-z]+[0-9]+", codes))
+
+
+def syntax_diagnostic(path: str, err: SyntaxError, source: SourceText) -> Diagnostic:
+    """One PML000 at the parser's position (``SyntaxError`` columns are 1-based characters)."""
+    line = max((err.lineno or 1) - 1, 0)
+    col = max((err.offset or 1) - 1, 0)
+    text = source.line(line)
+    col = min(col, len(text))
+    end_line = (err.end_lineno or err.lineno or 1) - 1
+    end_col = (err.end_offset or 0) - 1 if err.end_offset else col + 1
+    if end_line < line or (end_line == line and end_col <= col):
+        end_line, end_col = line, min(col + 1, max(len(text), col))
+    message = f"Syntax error: {err.msg}" if err.msg else "Syntax error"
+    return Diagnostic(SYNTAX_ERROR, message, path, Span(Pos(line, col), Pos(end_line, max(end_col, col))),
+                      Severity.ERROR)
+
+
+def input_diagnostic(path: str, message: str) -> Diagnostic:
+    """PML000 for input that is not Python text at all (binary, bad encoding, broken notebook)."""
+    return Diagnostic(SYNTAX_ERROR, message, path, Span(Pos(0, 0), Pos(0, 0)), Severity.ERROR)
+
+
+def parse(source: SourceText) -> ast.Module | Diagnostic:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SyntaxWarning for invalid escapes is not our business
+            return ast.parse(source.text, filename=source.path, type_comments=False)
+    except SyntaxError as err:
+        return syntax_diagnostic(source.path, err, source)
+    except (ValueError, RecursionError, MemoryError) as err:  # NUL bytes, absurd nesting
+        return input_diagnostic(source.path, f"Cannot parse: {type(err).__name__}: {err}")
+
+
+def _disk_loader(path: Path) -> SourceText | None:
+    try:
+        return load(path)
+    except SourceError:
+        return None
+
+
+class Engine:
+    """The analysis state of one project root."""
+
+    def __init__(self, root: Path, config: Config | None = None, *, loader: object = _disk_loader) -> None:
+        self.root = root
+        self.config = config or Config()
+        self.project = Project(root, self.config.extra_jit_decorators, loader=loader)
+        self.errors: dict[str, Diagnostic] = {}  # path -> PML000 for files that do not parse
+        self.sources: dict[str, SourceText] = {}
+
+    def configure(self, config: Config) -> None:
+        changed = config.extra_jit_decorators != self.config.extra_jit_decorators
+        self.config = config
+        if changed:
+            self.project.extra_jit = frozenset(config.extra_jit_decorators)
+            self.project.invalidate()
+
+    def key(self, path: str) -> str:
+        return path if path.startswith("untitled:") else str(Path(path).resolve())
+
+    def update(self, source: SourceText) -> ModuleSummary | None:
+        """Add or replace a module's text; returns its summary, or None when it does not parse."""
+        key = self.key(source.path)
+        self.sources[key] = source
+        parsed = parse(source)
+        if isinstance(parsed, Diagnostic):
+            self.errors[key] = parsed
+            self.project.remove(key)
+            return None
+        self.errors.pop(key, None)
+        return self.project.add(source, parsed)
+
+    def update_error(self, path: str, message: str) -> None:
+        key = self.key(path)
+        self.errors[key] = input_diagnostic(path, message)
+        self.sources.pop(key, None)
+        self.project.remove(key)
+
+    def remove(self, path: str) -> None:
+        key = self.key(path)
+        self.errors.pop(key, None)
+        self.sources.pop(key, None)
+        self.project.remove(key)
+
+    def diagnostics(self, path: str) -> list[Diagnostic]:
+        """All diagnostics of one file (after select/ignore/backends/noqa)."""
+        key = self.key(path)
+        if key in self.errors:
+            error = self.errors[key]
+            return [error]
+        module = self.project.modules.get(key)
+        if module is None:
+            return []
+        facts = self.project.facts()
+        ctx = Context(self.project, module, facts)
+        found: list[Diagnostic] = []
+        config = self.config
+        for rule in rules_for(config):
+            if not config.is_selected(rule.code, module.path, self.root):
+                continue
+            for finding in rule.check(ctx):
+                related: tuple[Related, ...] = finding.trace.related() if finding.trace else ()
+                data = {"rule": rule.code, **finding.data}
+                found.append(Diagnostic(
+                    rule.code, finding.message, module.source.path, finding.span,
+                    config.severity_of(rule.code, rule.severity), related, data,
+                ))
+        found = [d for d in found if not self._suppressed(module.source, d)]
+        found.sort(key=lambda d: d.sort_key)
+        unique: list[Diagnostic] = []
+        seen: set[tuple[str, int, int, str]] = set()
+        for diagnostic in found:
+            if diagnostic.sort_key not in seen:
+                seen.add(diagnostic.sort_key)
+                unique.append(diagnostic)
+        return unique
+
+    @staticmethod
+    def _suppressed(source: SourceText, diagnostic: Diagnostic) -> bool:
+        codes = noqa_codes(source.line(diagnostic.span.start.line))
+        return codes is not None and (not codes or diagnostic.code in codes)
+
+    def check(self, sources: Iterable[SourceText]) -> list[FileResult]:
+        """Analyse several sources as one project and return each one's diagnostics."""
+        paths = []
+        for source in sources:
+            self.update(source)
+            paths.append(source.path)
+        return [FileResult(p, self.sources.get(self.key(p)), self.diagnostics(p)) for p in paths]
