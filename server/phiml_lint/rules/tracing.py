@@ -81,8 +81,10 @@ def descend(x):
 from phi.flow import *
 
 @jit_compile
-def smooth(grid):
-    return field.gradient(grid)
+def smooth(grid, backend):
+    # a Field's own method, PhiFlow's spatial gradient and a Backend's method are not ΦML's
+    # functional gradient (phi.field.gradient, by contrast, *is* that gradient)
+    return grid.gradient() + field.spatial_gradient(grid) + backend.jacobian(grid)
 """,
     )
 

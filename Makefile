@@ -1,0 +1,45 @@
+# phiml-lint: every step a fresh clone needs. `make demo` and `make test` do all set-up themselves.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help install lint test test-python test-corpus test-fast demo clean
+
+help:
+	@echo "make demo   - set up and run the checker on examples/"
+	@echo "make test   - set up and run every test (Python, corpus, editors, extension, backends)"
+	@echo "make test-fast - the inner loop: lint + Python tests without editors/backends"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: install
+	$(BIN)/ruff check server tests tools bench
+
+test-python: install
+	$(BIN)/pytest -q -m "not editor and not slow" tests
+
+test-corpus: install
+	$(PYTHON) ../shared/corpus/evaluate.py --checker "$(CURDIR)/$(BIN)/phiml-lint" ../shared/corpus
+
+test-fast: lint test-python
+
+test: lint test-python test-corpus
+
+demo: install
+	@echo "$$ phiml-lint check examples/"
+	@$(BIN)/phiml-lint check examples/; status=$$?; [ $$status -le 1 ] || exit $$status
+	@echo
+	@echo "$$ phiml-lint check --diff examples/   (what --fix would change)"
+	@$(BIN)/phiml-lint check --diff --unsafe-fixes examples/ || true
+
+clean:
+	rm -rf $(VENV) build dist site .pytest_cache .ruff_cache
