@@ -17,7 +17,7 @@ from pathlib import Path
 from . import __version__, config as config_mod
 from .analysis.source import SourceError, SourceText, from_bytes
 from .config import Config, ConfigError
-from .engine import MENTIONS_PHIML, Engine, input_diagnostic
+from .engine import Engine, input_diagnostic, worth_parsing
 from .files import discover
 from .model import Diagnostic, Fix
 from .output import github_line, sarif, text_line, to_json_list
@@ -134,7 +134,7 @@ def read_sources(paths: list[Path], engine: Engine) -> tuple[list[str], dict[str
             continue
         if not data.strip():
             continue
-        if not path.suffix == ".ipynb" and not MENTIONS_PHIML.search(data.decode("latin-1")):
+        if path.suffix != ".ipynb" and not worth_parsing(data.decode("latin-1")):
             continue
         try:
             source = from_bytes(data, key)

@@ -28,6 +28,24 @@ NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:\s*,?\s*[A-Z]+[0-9]+
 #: Cheap prefilter (TorchFix's idea): a file that never mentions ΦML or PhiFlow is not parsed
 #: unless another module imports it.
 MENTIONS_PHIML = re.compile(r"\bphi(ml)?\b")
+IMPORT_LINE = re.compile(r"^[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import|import[ \t]+([\w.]+))", re.MULTILINE)
+
+
+def worth_parsing(text: str) -> bool:
+    """Cheap prefilter: could this file use ΦML, directly or through another module?
+
+    True when it mentions ``phi``/``phiml``, or imports anything beyond the standard library and
+    well-known numeric packages (a project module or a package may re-export ΦML).
+    """
+    if MENTIONS_PHIML.search(text):
+        return True
+    from .analysis.jedi_bridge import SKIP_ROOTS
+
+    for match in IMPORT_LINE.finditer(text):
+        module = match.group(1) or match.group(2) or ""
+        if module.startswith(".") or module.split(".")[0] not in SKIP_ROOTS:
+            return True
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,10 +117,15 @@ def _disk_loader(path: Path) -> SourceText | None:
 class Engine:
     """The analysis state of one project root."""
 
-    def __init__(self, root: Path, config: Config | None = None, *, loader: object = _disk_loader) -> None:
+    def __init__(self, root: Path, config: Config | None = None, *, loader: object = _disk_loader,
+                 use_jedi: bool = True) -> None:
         self.root = root
         self.config = config or Config()
         self.project = Project(root, self.config.extra_jit_decorators, loader=loader)
+        if use_jedi:
+            from .analysis.jedi_bridge import JediBridge
+
+            self.project.jedi = JediBridge(self.project)
         self.errors: dict[str, Diagnostic] = {}  # path -> PML000 for files that do not parse
         self.sources: dict[str, SourceText] = {}
 

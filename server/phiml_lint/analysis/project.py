@@ -10,6 +10,7 @@ root, ``src/``), then to the API table, then, for anything still unknown, to jed
 from __future__ import annotations
 
 import ast
+import builtins
 import hashlib
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -22,6 +23,7 @@ from .module import CallSite, FunctionInfo, ModuleSummary, Scope
 from .source import SourceText
 from .targets import Api, Cls, Func, ModuleRef, Param, Target, Value
 
+_BUILTINS = frozenset(dir(builtins))
 JIT_ROLES = frozenset({"jit_compile", "jit_compile_linear"})
 FUNCTION_TRANSFORMS = frozenset({"gradient", "jacobian", "hessian", "custom_gradient"})
 MAX_DEPTH = 24
@@ -305,6 +307,10 @@ class Project:
                 return None
             if level:
                 return None
+            if self.jedi is not None and head and head.split(".")[0] not in api.KNOWN_ROOTS:
+                found = self.jedi.resolve(module, head, name)
+                if found is not None:
+                    return found
             return self._external(target)
         if target.split(".")[0] in api.KNOWN_ROOTS and not self._is_project_package(target, module):
             return self._external(target)
@@ -346,7 +352,7 @@ class Project:
             if summary is not None and not name.startswith("_"):
                 return self._member(summary, name, depth + 1)
             return None
-        if self.jedi is not None and level == 0:
+        if self.jedi is not None and level == 0 and name not in _BUILTINS:
             return self.jedi.star_member(module, star, name)
         return None
 
@@ -359,7 +365,7 @@ class Project:
     # -- roles and values --------------------------------------------------------------------------
     def role_of(self, module: ModuleSummary, scope: Scope, expr: ast.expr) -> str | None:
         """The ΦML role of a callee expression (``math.jit_compile`` → ``"jit_compile"``)."""
-        target = self.resolve(module, scope, expr)
+        target = self.follow(self.resolve(module, scope, expr))
         return target.role if isinstance(target, Api) else None
 
     def follow(self, target: Target | None, depth: int = 0) -> Target | None:

@@ -11,7 +11,7 @@ from lsprotocol import types
 from pygls.uris import from_fs_path
 
 from ..analysis.source import SourceError, from_bytes
-from ..engine import MENTIONS_PHIML
+from ..engine import worth_parsing
 from ..files import discover
 from ..model import Applicability, Diagnostic, Pos, Span
 from ..rules.base import REGISTRY
@@ -339,7 +339,7 @@ async def _scan_workspace(ls: PhimlLanguageServer) -> None:
                     data = path.read_bytes()
                 except OSError:
                     continue
-                if path.suffix == ".py" and MENTIONS_PHIML.search(data.decode("latin-1")):
+                if path.suffix == ".py" and worth_parsing(data.decode("latin-1")):
                     try:
                         engine.update(from_bytes(data, key))
                     except SourceError:

@@ -1,0 +1,102 @@
+"""jedi, for the names a file and the project index cannot tell.
+
+Used only for modules that are neither project files nor ΦML/PhiFlow (whose exports the checked
+table in :mod:`.api` knows): a user's installed package that re-exports ΦML, or a star import from
+one. jedi is used statically (``jedi.Script`` with a ``jedi.Project``; never ``jedi.Interpreter``),
+each call is bounded in time and cached, and stdlib / well-known numeric packages are never asked.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import api
+
+if TYPE_CHECKING:
+    from .module import ModuleSummary
+    from .project import Project
+    from .targets import Target
+
+logger = logging.getLogger(__name__)
+TIMEOUT = 2.0
+#: Packages whose names never lead to ΦML: asking jedi about them only costs time.
+SKIP_ROOTS = frozenset(getattr(sys, "stdlib_module_names", ())) | {
+    "numpy", "scipy", "torch", "jax", "jaxlib", "tensorflow", "keras", "flax", "matplotlib", "pandas", "sklearn",
+    "IPython", "tqdm", "PIL", "cv2", "h5py", "numba", "sympy", "plotly", "dash",
+}
+
+
+class JediBridge:
+    """Bounded, cached jedi look-ups for one project root."""
+
+    def __init__(self, project: Project, environment: str | None = None) -> None:
+        self.project = project
+        self.environment = environment
+        self._cache: dict[tuple[str, str], tuple[str, str | None] | None] = {}
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="phiml-lint-jedi")
+        self._jedi_project = None
+        self.calls = 0
+
+    def _project(self) -> object:
+        if self._jedi_project is None:
+            import jedi
+
+            kwargs: dict[str, object] = {"path": str(self.project.root), "load_unsafe_extensions": False}
+            if self.environment:
+                kwargs["environment_path"] = self.environment
+            self._jedi_project = jedi.Project(**kwargs)
+        return self._jedi_project
+
+    def lookup(self, module: str, name: str) -> tuple[str, str | None] | None:
+        """``(full_name, module_path)`` of ``from module import name``'s definition, or None."""
+        key = (module, name)
+        if key in self._cache:
+            return self._cache[key]
+        result = None
+        if module.split(".")[0] not in SKIP_ROOTS:
+            future = self._pool.submit(self._goto, module, name)
+            try:
+                result = future.result(timeout=TIMEOUT)
+            except concurrent.futures.TimeoutError:
+                logger.warning("jedi look-up of %s.%s timed out", module, name)
+            except Exception:  # noqa: BLE001 - jedi raises many kinds of errors on odd code
+                logger.info("jedi look-up of %s.%s failed", module, name, exc_info=True)
+        self._cache[key] = result
+        return result
+
+    def _goto(self, module: str, name: str) -> tuple[str, str | None] | None:
+        import jedi
+
+        self.calls += 1
+        code = f"from {module} import {name}\n"
+        script = jedi.Script(code=code, path=str(self.project.root / "__phiml_lint_probe__.py"),
+                             project=self._project())
+        for definition in script.goto(1, len(code) - 2, follow_imports=True):
+            full = definition.full_name
+            path = str(definition.module_path) if definition.module_path else None
+            if full:
+                return full, path
+        return None
+
+    def resolve(self, importer: ModuleSummary, module: str, name: str) -> Target | None:
+        """A target for ``from module import name`` when the project and the table do not know it."""
+        found = self.lookup(module, name)
+        if found is None:
+            return None
+        full, path = found
+        if path is not None and self.project._inside_project(Path(path)):
+            summary = self.project._load_file(Path(path))
+            if summary is not None:
+                return self.project._member(summary, full.rsplit(".", 1)[-1], 1)
+        if full.split(".")[0] in api.KNOWN_ROOTS:
+            return self.project._external(full)
+        return None
+
+    def star_member(self, importer: ModuleSummary, module: str, name: str) -> Target | None:
+        if module.split(".")[0] in SKIP_ROOTS:
+            return None
+        return self.resolve(importer, module, name)
