@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import found_pairs
 
+from helpers import found_pairs
 from phiml_lint.config import Config
 
 HISTORY = "\nhistory = []\n"

@@ -8,8 +8,8 @@ examples must produce none.
 from __future__ import annotations
 
 import pytest
-from conftest import expectations, found_pairs
 
+from helpers import expectations, found_pairs
 from phiml_lint.rules import REGISTRY
 
 INVALID = [(code, i, text) for code, rule in sorted(REGISTRY.items()) for i, text in enumerate(rule.all_invalid())]

@@ -14,7 +14,8 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__, config as config_mod
+from . import __version__
+from . import config as config_mod
 from .analysis.source import SourceError, SourceText, from_bytes
 from .config import Config, ConfigError
 from .engine import Engine, input_diagnostic, worth_parsing
@@ -85,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    except Exception as err:  # noqa: BLE001 - last line of defence: a message, not a traceback dump
+    except Exception as err:
         print(f"phiml-lint: internal error: {type(err).__name__}: {err}", file=sys.stderr)
         if os.environ.get("PHIML_LINT_DEBUG"):
             traceback.print_exc()
@@ -106,10 +107,7 @@ def project_root(paths: list[Path]) -> Path:
 
 
 def load_config(args: argparse.Namespace, root: Path, paths: list[Path]) -> Config:
-    if args.config is not None:
-        config = config_mod.load(args.config)
-    else:
-        config = config_mod.load(paths[0] if paths else root)
+    config = config_mod.load(args.config if args.config is not None else paths[0] if paths else root)
     overrides: dict[str, object] = {}
     if (select := _codes(args.select)) is not None:
         overrides["select"] = select
@@ -155,7 +153,15 @@ def run_check(args: argparse.Namespace) -> int:
     root = project_root(paths)
     config = load_config(args, root, paths)
     files = list(discover(paths, config.exclude))
-    engine = Engine(root, config)
+    cache = None
+    if not (args.no_cache or args.fix or args.diff):
+        from .cache import RunCache
+
+        cache = RunCache(root, config, {k: getattr(args, k) for k in ("output_format", "quiet", "exit_zero")}, files)
+        if (hit := cache.lookup()) is not None:
+            sys.stdout.write(hit[0])
+            return hit[1]
+    engine = Engine(root, config, jedi_timeout=15.0)  # batch runs can wait; editors cannot
     checked, sources = read_sources(files, engine)
 
     fixes_applied = 0
@@ -180,10 +186,18 @@ def run_check(args: argparse.Namespace) -> int:
                 fix = best_fix(engine, diagnostic) if args.output_format == "json" or not args.quiet else None
                 results.append((diagnostic, source, fix))
     all_sources = {**sources, **engine.sources}
-    emit(args, results, all_sources, fixes_applied)
-    if args.exit_zero:
-        return 0
-    return 1 if results else 0
+    status = 0 if args.exit_zero or not results else 1
+    if cache is None:
+        emit(args, results, all_sources, fixes_applied)
+        return status
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(buffer := io.StringIO()):
+        emit(args, results, all_sources, fixes_applied)
+    sys.stdout.write(buffer.getvalue())
+    cache.store(buffer.getvalue(), status, engine.project.modules, engine.project._missing)
+    return status
 
 
 def emit(args: argparse.Namespace, results: list[tuple[Diagnostic, SourceText | None, Fix | None]],

@@ -118,7 +118,7 @@ class Engine:
     """The analysis state of one project root."""
 
     def __init__(self, root: Path, config: Config | None = None, *, loader: object = _disk_loader,
-                 use_jedi: bool = True) -> None:
+                 use_jedi: bool = True, jedi_timeout: float | None = None) -> None:
         self.root = root
         self.config = config or Config()
         self.project = Project(root, self.config.extra_jit_decorators, loader=loader)
@@ -126,6 +126,8 @@ class Engine:
             from .analysis.jedi_bridge import JediBridge
 
             self.project.jedi = JediBridge(self.project)
+            if jedi_timeout is not None:
+                self.project.jedi.timeout = jedi_timeout
         self.errors: dict[str, Diagnostic] = {}  # path -> PML000 for files that do not parse
         self.sources: dict[str, SourceText] = {}
 

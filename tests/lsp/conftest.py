@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest_lsp
+from lsp_helpers import SERVER
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
-
-SERVER = [sys.executable, "-m", "phiml_lint", "server"]
-
-
-def initialize_params(root: Path, client: str = "neovim@v0.7.0", options: dict | None = None) -> types.InitializeParams:
-    return types.InitializeParams(
-        capabilities=client_capabilities(client),
-        root_uri=root.as_uri(),
-        workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name=root.name)],
-        initialization_options=options,
-    )
+from pytest_lsp import ClientServerConfig, LanguageClient
 
 
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER))

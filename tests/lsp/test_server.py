@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import initialize_params
+from lsp_helpers import initialize_params
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .targets import Target
 
 logger = logging.getLogger(__name__)
-TIMEOUT = 2.0
+TIMEOUT = 2.0  # per look-up on the keystroke path; the CLI allows more (see engine.Engine)
 #: Packages whose names never lead to ΦML: asking jedi about them only costs time.
 SKIP_ROOTS = frozenset(getattr(sys, "stdlib_module_names", ())) | {
     "numpy", "scipy", "torch", "jax", "jaxlib", "tensorflow", "keras", "flax", "matplotlib", "pandas", "sklearn",
@@ -37,6 +37,8 @@ class JediBridge:
         self.project = project
         self.environment = environment
         self._cache: dict[tuple[str, str], tuple[str, str | None] | None] = {}
+        self._pending: dict[tuple[str, str], concurrent.futures.Future] = {}
+        self.timeout = TIMEOUT
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="phiml-lint-jedi")
         self._jedi_project = None
         self.calls = 0
@@ -58,13 +60,17 @@ class JediBridge:
             return self._cache[key]
         result = None
         if module.split(".")[0] not in SKIP_ROOTS:
-            future = self._pool.submit(self._goto, module, name)
+            future = self._pending.get(key) or self._pool.submit(self._goto, module, name)
             try:
-                result = future.result(timeout=TIMEOUT)
+                result = future.result(timeout=self.timeout)
             except concurrent.futures.TimeoutError:
-                logger.warning("jedi look-up of %s.%s timed out", module, name)
+                # Not cached: the look-up goes on in the background and a later analysis uses it.
+                self._pending[key] = future
+                logger.warning("jedi look-up of %s.%s is slow; continuing without it", module, name)
+                return None
             except Exception:  # noqa: BLE001 - jedi raises many kinds of errors on odd code
                 logger.info("jedi look-up of %s.%s failed", module, name, exc_info=True)
+            self._pending.pop(key, None)
         self._cache[key] = result
         return result
 
@@ -97,6 +103,6 @@ class JediBridge:
         return None
 
     def star_member(self, importer: ModuleSummary, module: str, name: str) -> Target | None:
-        if module.split(".")[0] in SKIP_ROOTS:
+        if module.split(".", maxsplit=1)[0] in SKIP_ROOTS:
             return None
         return self.resolve(importer, module, name)

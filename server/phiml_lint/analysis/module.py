@@ -182,7 +182,7 @@ class ModuleSummary:
         text = self.source.line(line - 1)
         keyword = "class" if isinstance(node, ast.ClassDef) else "def"
         start = text.find(f"{keyword} ", self.char_col(line, node.col_offset))
-        if start < 0 or node.decorator_list and line != node.lineno:
+        if start < 0 or (node.decorator_list and line != node.lineno):
             return self.span(node)
         col = text.find(node.name, start + len(keyword))
         if col < 0:

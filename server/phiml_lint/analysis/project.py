@@ -40,10 +40,24 @@ class JitSpec:
     aux: frozenset[str] | None  # None: auxiliary_args is not a literal
     forget_traces: bool | None  # None: not given (or not a literal)
     call: ast.Call | None  # the call node holding the options, when there is one
+    aux_given: bool = True  # False: `auxiliary_args` not passed (jit_compile_linear then means "all but x")
 
     @property
     def span(self) -> Span:
         return self.module.span(self.node)
+
+    def auxiliary(self, fn: FunctionInfo) -> frozenset[str] | None:
+        """The parameters ΦML treats as auxiliary for ``fn`` (None when unknown).
+
+        ``jit_compile_linear`` without ``auxiliary_args`` treats every parameter but the first as
+        auxiliary (phiml/math/_functional.py: ``auxiliary_args = f_params[1:]``).
+        """
+        if self.kind == "jit_compile_linear" and not self.aux_given:
+            params = [a.arg for a in [*fn.node.args.posonlyargs, *fn.node.args.args, *fn.node.args.kwonlyargs]]
+            if fn.is_method and params:
+                params = params[1:]
+            return frozenset(params[1:])
+        return self.aux
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,16 +205,13 @@ class Project:
             candidate = base.joinpath(*parts)
             for path in (candidate.with_suffix(".py"), candidate / "__init__.py"):
                 key = str(path.resolve()) if path.exists() else str(path)
-                if key in self.modules or path.is_file():
-                    if self._inside_project(path):
-                        return path
+                if (key in self.modules or path.is_file()) and self._inside_project(path):
+                    return path
         return None
 
     def _inside_project(self, path: Path) -> bool:
         resolved = str(path.resolve())
-        if "site-packages" in resolved or "dist-packages" in resolved:
-            return False
-        return True
+        return "site-packages" not in resolved and "dist-packages" not in resolved
 
     # -- resolution --------------------------------------------------------------------------------
     def resolve(self, module: ModuleSummary, scope: Scope, expr: ast.expr, depth: int = 0) -> Target | None:
@@ -258,9 +269,7 @@ class Project:
             # A name bound several times is only trusted when every binding agrees on what it is:
             # imports of the same thing, or one def (redefinitions are rare and last-wins).
             targets = {b.target for b in bindings if b.kind == "import"}
-            if kinds == {"import"} and len(targets) == 1:
-                pass
-            elif kinds <= {"def", "class"}:
+            if (kinds == {"import"} and len(targets) == 1) or kinds <= {"def", "class"}:
                 pass
             else:
                 return None
@@ -312,7 +321,7 @@ class Project:
                 if found is not None:
                     return found
             return self._external(target)
-        if target.split(".")[0] in api.KNOWN_ROOTS and not self._is_project_package(target, module):
+        if target.split(".", maxsplit=1)[0] in api.KNOWN_ROOTS and not self._is_project_package(target, module):
             return self._external(target)
         path = self.find_module_file(target, module, 0)
         if path is not None:
@@ -322,7 +331,7 @@ class Project:
 
     def _is_project_package(self, dotted: str, module: ModuleSummary) -> bool:
         """True when checking ΦML's or PhiFlow's own source tree."""
-        return module.name.split(".")[0] == dotted.split(".")[0] and self.find_module_file(dotted, module) is not None
+        return module.name.split(".")[0] == dotted.split(".", maxsplit=1)[0] and self.find_module_file(dotted, module) is not None
 
     def _member(self, summary: ModuleSummary, name: str, depth: int) -> Target | None:
         scope = summary.module_scope
@@ -341,7 +350,7 @@ class Project:
     def _from_star(self, module: ModuleSummary, star: str, level: int, name: str, depth: int) -> Target | None:
         if depth > MAX_DEPTH:
             return None
-        if level == 0 and star.split(".")[0] in api.KNOWN_ROOTS and not self._is_project_package(star, module):
+        if level == 0 and star.split(".", maxsplit=1)[0] in api.KNOWN_ROOTS and not self._is_project_package(star, module):
             exports = api.star_exports(star)
             if exports is not None and name in exports:
                 return self._external(f"{star}.{name}")
@@ -458,7 +467,7 @@ class Project:
         forget: bool | None = None
         if isinstance(forget_node, ast.Constant) and isinstance(forget_node.value, bool):
             forget = forget_node.value
-        return JitSpec(kind, node, module, form, aux, forget, options)
+        return JitSpec(kind, node, module, form, aux, forget, options, aux_node is not None)
 
     def decorator_spec(self, fn: FunctionInfo, decorator: ast.expr) -> JitSpec | None:
         module, scope = fn.module, fn.outer
@@ -476,7 +485,7 @@ class Project:
             return None
         role = self.role_of(module, scope, decorator)
         if role in JIT_ROLES:
-            return JitSpec(role, decorator, module, "decorator", frozenset(), None, None)
+            return JitSpec(role, decorator, module, "decorator", frozenset(), None, None, False)
         if self._is_extra_jit(module, scope, decorator):
             return JitSpec("jit_compile", decorator, module, "decorator", frozenset(), None, None)
         return None

@@ -188,8 +188,8 @@ def notebook_from_cells(path: str, cells: list[tuple[int, str]]) -> SourceText:
     parts: list[str] = []
     spans: list[CellSpan] = []
     line = 0
-    for index, source in cells:
-        source = normalise_newlines(source)
+    for index, raw in cells:
+        source = normalise_newlines(raw)
         code = blank_ipython(source)
         count = code.count("\n") + 1
         spans.append(CellSpan(index, line, count, source))

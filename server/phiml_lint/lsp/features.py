@@ -31,7 +31,7 @@ def _settings_from(value: Any) -> dict[str, Any]:
     return dict(value)
 
 
-def register(server: PhimlLanguageServer) -> None:  # noqa: PLR0915 - one place that wires every feature
+def register(server: PhimlLanguageServer) -> None:
     @server.feature(types.INITIALIZE)
     def initialize(ls: PhimlLanguageServer, params: types.InitializeParams) -> None:
         ls.global_settings = _settings_from(params.initialization_options)
@@ -63,7 +63,7 @@ def register(server: PhimlLanguageServer) -> None:  # noqa: PLR0915 - one place 
                                        register_options=types.DidChangeWatchedFilesRegistrationOptions(watchers=[
                                            types.FileSystemWatcher(glob_pattern="**/pyproject.toml"),
                                            types.FileSystemWatcher(glob_pattern="**/*.py")]))]))
-            except Exception:  # noqa: BLE001 - optional
+            except Exception:
                 logger.info("client refused file watching")
         await _scan_workspace(ls)
 
@@ -298,7 +298,7 @@ async def _pull_configuration(ls: PhimlLanguageServer) -> None:
         types.ConfigurationItem(scope_uri=from_fs_path(r), section=SETTINGS_SECTION) for r in roots]
     try:
         results = await ls.workspace_configuration_async(types.ConfigurationParams(items=items))
-    except Exception:  # noqa: BLE001 - clients may answer with errors
+    except Exception:
         logger.info("workspace/configuration failed", exc_info=True)
         return
     if not results:
@@ -322,7 +322,7 @@ async def _scan_workspace(ls: PhimlLanguageServer) -> None:
         try:
             await ls.work_done_progress.create_async(token)
             ls.work_done_progress.begin(token, types.WorkDoneProgressBegin(title="phiml-lint: indexing", percentage=0))
-        except Exception:  # noqa: BLE001
+        except Exception:
             progress = False
 
     def scan() -> int:

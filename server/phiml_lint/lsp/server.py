@@ -185,7 +185,7 @@ class PhimlLanguageServer(LanguageServer):
         try:
             self.window_show_message(types.ShowMessageParams(type=types.MessageType.Error,
                                                              message=f"phiml-lint: {message}"))
-        except Exception:  # noqa: BLE001 - no transport during tests
+        except Exception:
             logger.error(message)
 
     def setting(self, path: str, key: str, default: Any) -> Any:
@@ -263,7 +263,7 @@ class PhimlLanguageServer(LanguageServer):
         version, source = doc.version, doc.source
         try:
             results = await asyncio.get_event_loop().run_in_executor(self.worker, self._analyse, doc, source)
-        except Exception:  # noqa: BLE001 - a bug must not kill the server; log and carry on
+        except Exception:
             logger.exception("analysis of %s failed", uri)
             return
         current = self.documents.get(uri)
@@ -317,7 +317,7 @@ class PhimlLanguageServer(LanguageServer):
         """URI and range of a place in any file (open documents, else the file on disk)."""
         key = str(Path(path).resolve()) if not path.startswith("untitled:") else path
         for doc in self.documents.values():
-            if doc.path == path or doc.path == key:
+            if doc.path in (path, key):
                 if doc.is_notebook:
                     cell, start = doc.source.to_cell(span.start)
                     _, end = doc.source.to_cell(span.end)

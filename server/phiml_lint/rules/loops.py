@@ -6,7 +6,7 @@ import ast
 from collections.abc import Iterator
 
 from ..analysis.module import CallSite, FunctionInfo, Loop
-from ..analysis.project import JIT_ROLES, FUNCTION_TRANSFORMS, JitCall
+from ..analysis.project import FUNCTION_TRANSFORMS, JIT_ROLES, JitCall
 from ..model import Severity
 from .base import Context, Finding, Rule, register
 from .solve import bind_arguments, via_instance
@@ -137,9 +137,10 @@ def run(fs, x):
                 continue
             where = self._where(fn)
             if where:
-                yield Finding(ctx.span(spec.node), self._message(where), ctx.facts.trace(fn))
+                yield Finding(ctx.span(spec.node), self._message(where, spec.kind), ctx.facts.trace(fn))
         for site in ctx.module.calls:
-            if id(site.node) in decorators or ctx.role(site.scope, site.node.func) not in JIT_ROLES:
+            kind = ctx.role(site.scope, site.node.func)
+            if id(site.node) in decorators or kind not in JIT_ROLES:
                 continue
             if _is_decorator_call(site, decorators):
                 continue
@@ -152,7 +153,7 @@ def run(fs, x):
                 if fn is not None and fn.parent is not None:
                     where = "on a function defined inside another function"
             if where:
-                yield Finding(ctx.span(site.node), self._message(where), None,
+                yield Finding(ctx.span(site.node), self._message(where, kind), None,
                               {"in_loop": bool(site.loops)})
 
     def _where(self, fn: FunctionInfo) -> str | None:
@@ -166,9 +167,9 @@ def run(fs, x):
         return None
 
     @staticmethod
-    def _message(where: str) -> str:
+    def _message(where: str, kind: str = "jit_compile") -> str:
         return (
-            f"`jit_compile` applied {where} creates a new compiled function each time, which traces again "
+            f"`{kind}` applied {where} creates a new compiled function each time, which traces again "
             "on every backend and keeps its traces (`forget_traces=True` does not help); compile once, at "
             "module level."
         )
@@ -299,7 +300,8 @@ def run(x):
             used = {n.id for n in ast.walk(value) if isinstance(n, ast.Name)}
             if not used & changing:
                 continue
-            if spec.aux is not None and name in spec.aux:
+            aux = spec.auxiliary(fn)
+            if aux is not None and name in aux:
                 return f"the auxiliary argument `{name}`"
             if _is_string_expr(value):
                 return f"a string for `{name}`"
@@ -317,7 +319,7 @@ def _is_string_expr(expr: ast.expr) -> bool:
             isinstance(expr.func.value, ast.Constant) and isinstance(expr.func.value.value, str)):
         return True
     if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add | ast.Mod):
-        return any(isinstance(side, ast.Constant) and isinstance(side.value, str) or _is_string_expr(side)
+        return any((isinstance(side, ast.Constant) and isinstance(side.value, str)) or _is_string_expr(side)
                    for side in (expr.left, expr.right))
     return False
 

@@ -494,6 +494,19 @@ from phiml.math import Solve
 def pressure_step(v, op, solve: Solve):
     return math.solve_linear(op, v, solve)
 """
+    valid = (
+        """\
+from phiml import math
+from phiml.math import Solve
+
+# jit_compile_linear treats every parameter but the first as auxiliary
+@math.jit_compile_linear
+def masked_laplace(p, solve: Solve = None, order=2):
+    if order > 2:
+        return math.laplace(p)
+    return p
+""",
+    )
     invalid = (
         """\
 from phiml import math
@@ -511,13 +524,14 @@ def run(v, op):
     def check(self, ctx: Context) -> Iterator[Finding]:
         for fn in ctx.module.functions:
             spec = ctx.facts.jit_specs.get(id(fn))
-            if spec is None or spec.aux is None or spec.kind not in JIT_ROLES:
+            if spec is None or spec.auxiliary(fn) is None or spec.kind not in JIT_ROLES:
                 continue
+            aux = spec.auxiliary(fn) or frozenset()
             trace = ctx.facts.traced.get(id(fn))
             flagged: set[str] = set()
             params = _traced_params(fn)
             for arg in params:
-                if arg.arg in spec.aux:
+                if arg.arg in aux:
                     continue
                 annotated = arg.annotation is not None and _is_solve_annotation(ctx, fn, arg.annotation)
                 defaulted = _solve_like(ctx, fn.outer, fn.default_of(arg.arg))
@@ -527,7 +541,7 @@ def run(v, op):
                 if jit_call.function is not fn:
                     continue
                 for name, value in _bind_arguments(fn, jit_call.site.node, via_instance=_via_instance(jit_call)):
-                    if name in spec.aux or name in flagged:
+                    if name in aux or name in flagged:
                         continue
                     if _solve_like_in(ctx, jit_call, value):
                         flagged.add(name)

@@ -190,10 +190,11 @@ def scale(x, factor: float):
     def check(self, ctx: Context) -> Iterator[Finding]:
         for fn in ctx.module.functions:
             spec = ctx.facts.jit_specs.get(id(fn))
-            if spec is None or spec.aux is None or fn.is_lambda:
+            if spec is None or spec.auxiliary(fn) is None or fn.is_lambda:
                 continue
+            aux = spec.auxiliary(fn) or frozenset()
             trace = ctx.facts.traced.get(id(fn))
-            numbers = self._number_params(fn, spec.aux)
+            numbers = self._number_params(fn, aux)
             if not numbers:
                 continue
             reported: set[tuple[str, int]] = set()
