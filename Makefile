@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install lint test test-python test-corpus test-fast demo clean
+.PHONY: help install lint test test-python test-corpus test-fast demo clean docs docs-gen
 
 help:
 	@echo "make demo   - set up and run the checker on examples/"
@@ -30,9 +30,17 @@ test-python: install
 test-corpus: install
 	$(PYTHON) ../shared/corpus/evaluate.py --checker "$(CURDIR)/$(BIN)/phiml-lint" ../shared/corpus
 
+docs-gen: install
+	$(BIN)/python tools/gen_docs.py
+
+docs: install
+	$(BIN)/pip install -q -r docs/requirements.txt
+	$(BIN)/python tools/gen_docs.py --check
+	$(BIN)/python -m mkdocs build --strict -d site
+
 test-fast: lint test-python
 
-test: lint test-python test-corpus
+test: lint docs test-python test-corpus
 
 demo: install
 	@echo "$$ phiml-lint check examples/"

@@ -170,6 +170,8 @@ def run_check(args: argparse.Namespace) -> int:
 
         outcome = fix_project(engine, checked, unsafe=args.unsafe_fixes, write=not args.diff)
         fixes_applied = outcome.applied
+        for error in outcome.errors:
+            print(f"phiml-lint: {error}", file=sys.stderr)
         if args.diff:
             sys.stdout.write(outcome.diff)
             return 1 if outcome.diff else 0
@@ -248,13 +250,13 @@ def run_rules(args: argparse.Namespace) -> int:
 
 
 def run_rule(code: str) -> int:
-    rule = REGISTRY.get(code.upper())
-    if rule is None:
+    from .docs import render_rule, rule_doc
+
+    doc = rule_doc(code.upper())
+    if doc is None:
         print(f"phiml-lint: unknown rule {code!r}; `phiml-lint rules` lists them", file=sys.stderr)
         return 2
-    from .docs import render_rule
-
-    print(render_rule(rule))
+    print(render_rule(doc))
     return 0
 
 

@@ -15,8 +15,10 @@ TOOL = "phiml-lint"
 
 
 def _url(code: str) -> str | None:
-    rule = REGISTRY.get(code)
-    return rule.url if rule else None
+    from .docs import rule_doc
+
+    doc = rule_doc(code)
+    return doc.url if doc else None
 
 
 def location(source: SourceText | None, pos: Pos) -> tuple[int | None, dict[str, int]]:

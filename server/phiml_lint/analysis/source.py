@@ -77,6 +77,9 @@ def decode_python(data: bytes, path: str = "<text>") -> tuple[str, str]:
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as err:
+        if "invalid or missing encoding declaration" in str(err):
+            raise SourceError("not valid UTF-8 and no encoding declared; save the file as UTF-8 or add a "
+                              "PEP 263 coding comment such as `# -*- coding: latin-1 -*-`") from None
         raise SourceError(f"invalid encoding declaration: {err}") from None
     try:
         codecs.lookup(encoding)

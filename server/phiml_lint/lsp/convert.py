@@ -8,7 +8,6 @@ from lsprotocol import types
 from pygls.workspace.position_codec import PositionCodec, ServerTextPosition
 
 from ..model import Diagnostic, Edit, Pos, Span
-from ..rules.base import REGISTRY
 
 SOURCE = "phiml-lint"
 
@@ -57,7 +56,9 @@ def severity(diagnostic: Diagnostic) -> types.DiagnosticSeverity:
 def to_lsp(diagnostic: Diagnostic, lines: Lines, uri_of: Any, data: dict[str, Any] | None = None,
            span: Span | None = None) -> types.Diagnostic:
     """An LSP diagnostic: code, docs link, severity, exact range, trace chain as related info."""
-    rule = REGISTRY.get(diagnostic.code)
+    from ..docs import rule_doc
+
+    rule = rule_doc(diagnostic.code)
     related = []
     for step in diagnostic.related:
         target = uri_of(step.path, step.span)

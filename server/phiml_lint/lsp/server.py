@@ -53,6 +53,28 @@ class Document:
         return bool(self.cell_uris)
 
 
+CLIENT_ONLY_SETTINGS = frozenset({"interpreter", "importStrategy", "trace", "path", "enable", "logLevel", "pull",
+                                  "showNotifications"})
+
+
+def editor_overrides(settings: dict[str, Any]) -> dict[str, Any]:
+    """Editor settings that override ``pyproject.toml``.
+
+    Editors send every setting, defaults included: an empty ``select`` / ``backends`` list or an
+    empty ``severity`` table means "not set here" (use the project's configuration), never "nothing".
+    """
+    out = {}
+    for key, value in settings.items():
+        if key in CLIENT_ONLY_SETTINGS or value is None:
+            continue
+        if isinstance(value, list | dict) and not value:
+            continue
+        if key == "fixAll" and isinstance(value, dict):
+            value = {k: v for k, v in value.items() if v is not None}
+        out[key] = value
+    return out
+
+
 def uri_to_path(uri: str) -> str:
     path = to_fs_path(uri) if uri.startswith("file:") else None
     return path if path else uri
@@ -149,8 +171,7 @@ class PhimlLanguageServer(LanguageServer):
             self.show_error(str(err))
             base = Config()
         settings = {**self.global_settings, **self.folder_settings.get(root, {})}
-        settings = {k: v for k, v in settings.items() if k not in {"interpreter", "importStrategy", "trace", "path",
-                                                                  "enable", "logLevel"}}
+        settings = editor_overrides(settings)
         if not settings:
             return base
         try:

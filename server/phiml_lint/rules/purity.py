@@ -107,6 +107,15 @@ def step(x):
         """\
 from phiml import math
 
+class Counter:
+    @math.jit_compile
+    def step(self, x):
+        setattr(self, 'last', x)  # expect: PML101
+        return x
+""",
+        """\
+from phiml import math
+
 def make():
     seen = []
     def f(x):
@@ -172,6 +181,11 @@ def eager(x):
                             return node, f"{what} on `{ast.unparse(sub.value)}`"
         elif isinstance(node, ast.Call):
             call = node
+            if (isinstance(call.func, ast.Name) and call.func.id in {"setattr", "delattr"} and call.args
+                    and ctx.resolve(scope, call.func) is None):
+                root = _root(call.args[0])
+                if root is not None and self._outlives(ctx, fn, root, allow_param_attr=True):
+                    return call, f"`{call.func.id}({ast.unparse(call.args[0])}, ...)`"
             if isinstance(call.func, ast.Attribute):
                 method = call.func.attr
                 in_place = method.endswith("_") and not method.endswith("__") and len(method) > 2
