@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install lint test test-python test-corpus test-fast demo clean docs docs-gen
+.PHONY: help install lint test test-python test-corpus test-fast demo clean docs docs-gen editors test-editors
 
 help:
 	@echo "make demo   - set up and run the checker on examples/"
@@ -38,9 +38,18 @@ docs: install
 	$(BIN)/python tools/gen_docs.py --check
 	$(BIN)/python -m mkdocs build --strict -d site
 
+# Real editors nobody here wrote (Debian's Neovim 0.7.2, Emacs 28.2 + eglot 1.9), headless.
+editors:
+	@if ! command -v nvim >/dev/null || ! command -v emacs >/dev/null || [ ! -d /usr/share/emacs/site-lisp/elpa-src ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq neovim emacs-nox elpa-eglot >/dev/null; \
+	  else echo "editors: run as root or install neovim emacs-nox elpa-eglot"; fi; fi
+
+test-editors: install editors
+	$(BIN)/pytest -q -m editor tests/editors
+
 test-fast: lint test-python
 
-test: lint docs test-python test-corpus
+test: lint docs test-python test-corpus test-editors
 
 demo: install
 	@echo "$$ phiml-lint check examples/"
