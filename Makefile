@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install lint test test-python test-corpus test-fast demo clean docs docs-gen editors test-editors
+.PHONY: help install lint test test-python test-corpus test-fast demo clean docs docs-gen editors test-editors fuzz bench
 
 help:
 	@echo "make demo   - set up and run the checker on examples/"
@@ -46,6 +46,13 @@ editors:
 
 test-editors: install editors
 	$(BIN)/pytest -q -m editor tests/editors
+
+# Property-based tests, long profile (make test runs the bounded, derandomised `ci` profile).
+fuzz: install
+	HYPOTHESIS_PROFILE=long $(BIN)/pytest -q tests/fuzz --hypothesis-show-statistics
+
+bench: install
+	$(BIN)/python bench/run.py
 
 test-fast: lint test-python
 

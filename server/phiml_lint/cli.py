@@ -161,7 +161,7 @@ def run_check(args: argparse.Namespace) -> int:
         if (hit := cache.lookup()) is not None:
             sys.stdout.write(hit[0])
             return hit[1]
-    engine = Engine(root, config, jedi_timeout=15.0)  # batch runs can wait; editors cannot
+    engine = Engine(root, config, jedi_timeout=5.0)  # batch runs can wait longer than editors
     checked, sources = read_sources(files, engine)
 
     fixes_applied = 0

@@ -86,6 +86,9 @@ def syntax_diagnostic(path: str, err: SyntaxError, source: SourceText) -> Diagno
     end_col = (err.end_offset or 0) - 1 if err.end_offset else col + 1
     if end_line < line or (end_line == line and end_col <= col):
         end_line, end_col = line, min(col + 1, max(len(text), col))
+    # Fuzz fix (tests/fuzz): a NUL byte anywhere is reported at line 1 with end_offset 2 even when
+    # line 1 is empty, so the end column could lie past the end of its line: clamp it.
+    end_col = min(end_col, len(source.line(end_line)))
     message = f"Syntax error: {err.msg}" if err.msg else "Syntax error"
     return Diagnostic(SYNTAX_ERROR, message, path, Span(Pos(line, col), Pos(end_line, max(end_col, col))),
                       Severity.ERROR)

@@ -39,6 +39,7 @@ class JediBridge:
         self._cache: dict[tuple[str, str], tuple[str, str | None] | None] = {}
         self._pending: dict[tuple[str, str], concurrent.futures.Future] = {}
         self.timeout = TIMEOUT
+        self._installed: dict[str, bool] = {}
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="phiml-lint-jedi")
         self._jedi_project = None
         self.calls = 0
@@ -53,13 +54,24 @@ class JediBridge:
             self._jedi_project = jedi.Project(**kwargs)
         return self._jedi_project
 
+    def installed(self, top: str) -> bool:
+        """Is ``top`` a module jedi could find at all? (Never ask jedi about what is not there.)"""
+        if top not in self._installed:
+            self._installed[top] = any(
+                (Path(entry) / top).is_dir() or (Path(entry) / f"{top}.py").is_file()
+                or any(Path(entry).glob(f"{top}.*.so")) if entry else False
+                for entry in sys.path
+            )
+        return self._installed[top]
+
     def lookup(self, module: str, name: str) -> tuple[str, str | None] | None:
         """``(full_name, module_path)`` of ``from module import name``'s definition, or None."""
         key = (module, name)
         if key in self._cache:
             return self._cache[key]
         result = None
-        if module.split(".")[0] not in SKIP_ROOTS:
+        top = module.split(".")[0]
+        if top not in SKIP_ROOTS and self.installed(top):
             future = self._pending.get(key) or self._pool.submit(self._goto, module, name)
             try:
                 result = future.result(timeout=self.timeout)

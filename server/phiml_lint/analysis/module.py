@@ -114,9 +114,12 @@ class ClassInfo:
     outer: Scope
     module: ModuleSummary
     methods: dict[str, FunctionInfo] = field(default_factory=dict)
+    _attributes: dict[str, tuple[ast.expr, Scope]] | None = None
 
     def attribute_values(self) -> dict[str, tuple[ast.expr, Scope]]:
-        """``self.<attr> = <expr>`` assignments in the class's methods (last one wins)."""
+        """``self.<attr> = <expr>`` assignments in the class's methods (last one wins; computed once)."""
+        if self._attributes is not None:
+            return self._attributes
         found: dict[str, tuple[ast.expr, Scope]] = {}
         for method in self.methods.values():
             params = method.positional_params()
@@ -129,6 +132,7 @@ class ClassInfo:
                         if (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
                                 and target.value.id == me):
                             found[target.attr] = (node.value, method.scope)
+        self._attributes = found
         return found
 
 
