@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install lint test test-python test-corpus test-fast demo clean docs docs-gen editors test-editors fuzz bench
+.PHONY: help install lint test test-python test-corpus test-fast demo clean docs docs-gen editors test-editors fuzz bench test-backends
 
 help:
 	@echo "make demo   - set up and run the checker on examples/"
@@ -54,9 +54,15 @@ fuzz: install
 bench: install
 	$(BIN)/python bench/run.py
 
+# Every rule's bad program on real torch 2.13 (CPU) and jax 0.10 (CPU), in .venv-backends.
+test-backends: install
+	@if bash tools/backends/setup.sh; then \
+	  $(BIN)/pytest -q -rs tests/backends && .venv-backends/bin/python tools/backends/make_table.py; \
+	else echo "test-backends: could not install phiml/torch/jax into .venv-backends (see above); backend proofs NOT run"; exit 1; fi
+
 test-fast: lint test-python
 
-test: lint docs test-python test-corpus test-editors
+test: lint docs test-python test-corpus test-editors test-backends
 
 demo: install
 	@echo "$$ phiml-lint check examples/"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import re
 import warnings
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,6 +132,7 @@ class Engine:
             self.project.jedi = JediBridge(self.project)
             if jedi_timeout is not None:
                 self.project.jedi.timeout = jedi_timeout
+        self.checks: Counter[str] = Counter()  # path -> how often its rules ran (tests count re-analysis)
         self.errors: dict[str, Diagnostic] = {}  # path -> PML000 for files that do not parse
         self.sources: dict[str, SourceText] = {}
 
@@ -178,6 +180,7 @@ class Engine:
         if module is None:
             return []
         facts = self.project.facts()
+        self.checks[key] += 1
         ctx = Context(self.project, module, facts)
         found: list[Diagnostic] = []
         config = self.config
@@ -200,6 +203,42 @@ class Engine:
                 seen.add(diagnostic.sort_key)
                 unique.append(diagnostic)
         return unique
+
+    def dependency_key(self, path: str) -> tuple:
+        """What another module's changes can alter about this one's diagnostics.
+
+        The facts about this module (its traced functions with their chains, custom-gradient
+        forwards, jit specs, jit call sites) plus its own text. When the key is unchanged after
+        some other file was edited, and this module does not import that file, its diagnostics
+        cannot have changed and the server skips re-checking it.
+        """
+        key = self.key(path)
+        module = self.project.modules.get(key)
+        if module is None:
+            return (key, None)
+        facts = self.project.facts()
+        traced = tuple(sorted((fn.qualname, tuple(s.message for s in facts.traced[id(fn)].chain))
+                              for fn in module.functions if id(fn) in facts.traced))
+        forwards = tuple(sorted(fn.qualname for fn in module.functions if id(fn) in facts.cg_forward))
+        specs = tuple(sorted((fn.qualname, facts.jit_specs[id(fn)].kind, facts.jit_specs[id(fn)].forget_traces)
+                             for fn in module.functions if id(fn) in facts.jit_specs))
+        calls = tuple(sorted((c.site.node.lineno, c.site.node.col_offset, c.function.qualname)
+                             for c in facts.jit_calls if c.module is module))
+        return (key, id(module), traced, forwards, specs, calls)
+
+    def imports(self, path: str, other: str) -> bool:
+        """Does the module at ``path`` import the module at ``other`` (by name, any spelling)?"""
+        module = self.project.modules.get(self.key(path))
+        target = self.project.modules.get(self.key(other))
+        if module is None or target is None:
+            return False
+        name = target.name
+        for imported, level in module.imports:
+            if level:
+                return True  # relative imports: cheap to be conservative
+            if imported == name or name.startswith(imported + ".") or imported.startswith(name + "."):
+                return True
+        return False
 
     @staticmethod
     def _suppressed(source: SourceText, diagnostic: Diagnostic) -> bool:

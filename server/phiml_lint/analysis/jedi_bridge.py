@@ -70,7 +70,7 @@ class JediBridge:
         if key in self._cache:
             return self._cache[key]
         result = None
-        top = module.split(".")[0]
+        top = module.split(".", maxsplit=1)[0]
         if top not in SKIP_ROOTS and self.installed(top):
             future = self._pending.get(key) or self._pool.submit(self._goto, module, name)
             try:
@@ -80,7 +80,7 @@ class JediBridge:
                 self._pending[key] = future
                 logger.warning("jedi look-up of %s.%s is slow; continuing without it", module, name)
                 return None
-            except Exception:  # noqa: BLE001 - jedi raises many kinds of errors on odd code
+            except Exception:
                 logger.info("jedi look-up of %s.%s failed", module, name, exc_info=True)
             self._pending.pop(key, None)
         self._cache[key] = result

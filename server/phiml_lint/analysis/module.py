@@ -65,6 +65,7 @@ class FunctionInfo:
     cls: ClassInfo | None = None  # set for methods
     parent: FunctionInfo | None = None  # enclosing function, for nested defs and lambdas
     loops: tuple[Loop, ...] = ()  # loops around the definition (within the enclosing function)
+    body_nodes: list[ast.AST] | None = None  # cache of rules.base.walk_body (several rules walk a body)
 
     @property
     def is_lambda(self) -> bool:

@@ -29,15 +29,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..model import Diagnostic, Fix
-from .base import FixContext
-from .cst import NoFix
 
 if TYPE_CHECKING:
     from ..engine import Engine
+    from .base import FixContext
 
 log = logging.getLogger(__name__)
 
-Fixer = Callable[[FixContext], list[Fix]]
+Fixer = Callable[["FixContext"], list[Fix]]
 
 
 def _registry() -> dict[str, Fixer]:
@@ -60,6 +59,9 @@ def fixes_for(engine: Engine, diagnostic: Diagnostic) -> list[Fix]:
     fixer = _registry().get(diagnostic.code)
     if fixer is None:
         return []
+    from .base import FixContext  # libcst is imported only when a fix is asked for
+    from .cst import NoFix
+
     module = engine.project.modules.get(engine.key(diagnostic.path))
     if module is None:
         return []

@@ -21,6 +21,7 @@ import os
 import re
 import stat
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -116,7 +117,7 @@ def _module_names(text: str) -> set[str]:
 
 
 def _fix_rounds(engine: Engine, paths: list[str], *, unsafe: bool,
-                editable: set[str]) -> tuple[int, dict[str, _Doc]]:
+                editable: Callable[[str], bool]) -> tuple[int, dict[str, _Doc]]:
     """Apply fixes in rounds to the engine's texts; returns the number of fixed diagnostics."""
     docs: dict[str, _Doc] = {}
     applied = 0
@@ -139,7 +140,7 @@ def _fix_rounds(engine: Engine, paths: list[str], *, unsafe: bool,
                 by_path: dict[str, list[Edit]] = {}
                 for edit in fix.edits:
                     by_path.setdefault(engine.key(edit.path), []).append(edit)
-                if not set(by_path) <= editable:
+                if not all(editable(key) for key in by_path):
                     continue
                 if any(overlapping(e.span, s) for key, edits in by_path.items() for e in edits
                        for s in taken.get(key, [])):
@@ -188,13 +189,24 @@ def _new_names(engine: Engine, docs: dict[str, _Doc],
 
 # -- the CLI ------------------------------------------------------------------------------------------------
 def fix_project(engine: Engine, checked_paths: list[str], *, unsafe: bool, write: bool) -> Outcome:
-    """Fix the checked files (only they are edited); write them unless ``write`` is false.
+    """Fix the diagnostics of the checked files; write the files unless ``write`` is false.
 
-    The engine is left with the fixed texts, so the diagnostics reported afterwards are those
-    that remain. ``Outcome.diff`` is the unified diff of every change.
+    Edits land in the checked files and, for a fix that must change another module of the
+    project (PML202 adds ``forget_traces`` where the function is compiled), in that module when it
+    lies under the project root. The engine is left with the fixed texts, so the diagnostics
+    reported afterwards are those that remain. ``Outcome.diff`` is the unified diff of every change.
     """
     keys = [engine.key(p) for p in checked_paths]
-    applied, docs = _fix_rounds(engine, keys, unsafe=unsafe, editable=set(keys))
+    checked = set(keys)
+    root = engine.root.resolve()
+
+    def editable(key: str) -> bool:
+        if key in checked:
+            return True
+        path = Path(key)
+        return key in engine.project.modules and root in path.parents and path.is_file()
+
+    applied, docs = _fix_rounds(engine, keys, unsafe=unsafe, editable=editable)
     outcome = Outcome(applied=applied)
     diffs: list[str] = []
     cwd = Path.cwd().resolve()
@@ -317,7 +329,7 @@ def fix_all_texts(engine: Engine, path: str, *, unsafe: bool) -> dict[str, tuple
     Only that document is edited, and the engine is restored to its texts before returning.
     """
     key = engine.key(path)
-    _applied, docs = _fix_rounds(engine, [key], unsafe=unsafe, editable={key})
+    _applied, docs = _fix_rounds(engine, [key], unsafe=unsafe, editable=lambda k: k == key)
     out: dict[str, tuple[str, str]] = {}
     for doc in docs.values():
         if doc.changed:

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 N = TypeVar("N", bound=cst.CSTNode)
 _LeaveResult = cst.CSTNode | cst.RemovalSentinel | cst.FlattenSentinel
+#: Statements with ``leading_lines`` (what a module or block body holds).
+Statement = cst.SimpleStatementLine | cst.BaseCompoundStatement
 
 
 class NoFix(Exception):
@@ -240,8 +242,8 @@ def _strip_blank_prefix(lines: Sequence[cst.EmptyLine]) -> list[cst.EmptyLine]:
     return list(lines[len(_blank_prefix(lines)):])
 
 
-def _without_blank_prefix(statement: cst.CSTNode) -> cst.CSTNode:
-    return statement.with_changes(leading_lines=_strip_blank_prefix(statement.leading_lines))  # type: ignore[attr-defined]
+def _without_blank_prefix(statement: Statement) -> Statement:
+    return statement.with_changes(leading_lines=_strip_blank_prefix(statement.leading_lines))
 
 
 def comment_lines(lines: Sequence[cst.EmptyLine]) -> list[cst.EmptyLine]:
@@ -269,10 +271,6 @@ def insert_top_level(rewrite: Rewrite, anchor: cst.BaseStatement, new: Sequence[
     separator = [BLANK] * blank_lines
     rewrite.replace(anchor, lambda n: n.with_changes(leading_lines=[*separator,
                                                                    *comment_lines(n.leading_lines)]))
-
-
-def with_leading_blank_lines(statement: N, count: int) -> N:
-    return statement.with_changes(leading_lines=[*([BLANK] * count), *comment_lines(statement.leading_lines)])
 
 
 # -- argument lists -----------------------------------------------------------------------------------

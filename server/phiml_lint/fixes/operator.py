@@ -227,6 +227,10 @@ class _OperatorFix:
             for b in bindings:
                 if b.node is None or (b.kind != "param" and node_start(b.node) >= created):
                     raise NoFix(f"`{name.id}` is rebound after the operator is created")
+            if _is_instance_param(bound_scope.function, name.id):
+                # an auxiliary argument of jit_compile_linear is cached by identity: a mutable
+                # instance would give stale matrices in eager calls
+                raise NoFix(f"the operator reads the instance `{name.id}`")
             again = module.lookup_local(name.id, self.site.scope)
             if again is None or again[0] is not bound_scope:
                 raise NoFix(f"`{name.id}` is not visible at the solve_linear call")
@@ -295,6 +299,8 @@ class _OperatorFix:
             for sub in ast.walk(kw.value):
                 if isinstance(sub, (ast.Call, ast.Lambda, *FORBIDDEN_NODES)):
                     raise NoFix("a partial argument is not a plain value")
+                if isinstance(sub, ast.Name) and _is_instance_param(self.site.function, sub.id):
+                    raise NoFix(f"a partial argument is the instance `{sub.id}`")
         g = p.args[0]
         module, scope = self.module, self.site.scope
         target = self.project.follow(self.project.resolve(module, scope, g))
@@ -302,6 +308,8 @@ class _OperatorFix:
         positional_names: list[str] | None = None
         if isinstance(target, Func):
             info = target.info
+            if info.cls is not None or info.parent is not None:
+                raise NoFix("partial of a method or nested function")
             spec = self.ctx.facts.jit_specs.get(id(info))
             if spec is None:
                 self.decorate(info)
@@ -500,6 +508,14 @@ class _OperatorFix:
             else:
                 args = insert_args(args, [keyword("grad_for_f", cst.Name("True"))], len(args))
         return call.with_changes(args=args)
+
+
+def _is_instance_param(fn: FunctionInfo | None, name: str) -> bool:
+    """``self`` / ``cls``: the first parameter of a method."""
+    if fn is None or fn.cls is None or fn.is_lambda:
+        return False
+    params = fn.positional_params()
+    return bool(params) and params[0].arg == name
 
 
 def _simple_assignment(stmt: ast.stmt) -> bool:

@@ -47,6 +47,9 @@ class Document:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     analysed_version: int | None = -1
     published: dict[str, list[types.Diagnostic]] = field(default_factory=dict)
+    lines: dict[str | None, Lines] = field(default_factory=dict)  # position tables for ``lines_source``
+    lines_source: SourceText | None = None
+    dependency_key: tuple | None = None  # engine.dependency_key when last checked
 
     @property
     def is_notebook(self) -> bool:
@@ -69,9 +72,8 @@ def editor_overrides(settings: dict[str, Any]) -> dict[str, Any]:
             continue
         if isinstance(value, list | dict) and not value:
             continue
-        if key == "fixAll" and isinstance(value, dict):
-            value = {k: v for k, v in value.items() if v is not None}
-        out[key] = value
+        out[key] = {k: v for k, v in value.items() if v is not None} if key == "fixAll" and isinstance(
+            value, dict) else value
     return out
 
 
@@ -215,11 +217,20 @@ class PhimlLanguageServer(LanguageServer):
 
     # -- documents ------------------------------------------------------------------------------
     def lines_for(self, doc: Document, cell_uri: str | None = None) -> Lines:
+        """The (cached) line table of a document or cell, for position conversion."""
+        if doc.lines_source is not doc.source:  # the text changed: drop the old tables
+            doc.lines.clear()
+            doc.lines_source = doc.source
+        cached = doc.lines.get(cell_uri)
+        if cached is not None:
+            return cached
+        text = doc.source.text
         if cell_uri is not None and doc.is_notebook:
             for cell in doc.source.cells:
                 if doc.cell_uris.get(cell.cell) == cell_uri:
-                    return Lines(cell.source, self.workspace.position_codec)
-        return Lines(doc.source.text, self.workspace.position_codec)
+                    text = cell.source
+        lines = doc.lines[cell_uri] = Lines(text, self.workspace.position_codec)
+        return lines
 
     def document_for(self, uri: str) -> tuple[Document | None, str | None]:
         """The analysed document for a URI, and the cell URI when it is a notebook cell."""
@@ -306,9 +317,15 @@ class PhimlLanguageServer(LanguageServer):
         engine = self.engine_for(doc.path)
         engine.update(source)
         self.analyses += 1
-        out: dict[str, list[Diagnostic]] = {}
+        out: dict[str, list[Diagnostic]] = {doc.uri: engine.diagnostics(doc.path)}
+        doc.dependency_key = engine.dependency_key(doc.path)
         for uri, other in list(self.documents.items()):
-            if other is doc or self.engine_for(other.path) is engine:
+            if other is doc or self.engine_for(other.path) is not engine:
+                continue
+            # Only documents whose facts changed, or that import the edited module, are re-checked.
+            key = engine.dependency_key(other.path)
+            if key != other.dependency_key or engine.imports(other.path, doc.path):
+                other.dependency_key = key
                 out[uri] = engine.diagnostics(other.path)
         return out
 

@@ -105,8 +105,14 @@ def names_in(node: ast.AST) -> Iterator[ast.Name]:
             yield child
 
 
-def walk_body(fn: FunctionInfo) -> Iterator[ast.AST]:
-    """Every node of a function's body, not descending into nested defs or classes."""
+def walk_body(fn: FunctionInfo) -> list[ast.AST]:
+    """Every node of a function's body, not descending into nested defs or classes (computed once)."""
+    if fn.body_nodes is None:
+        fn.body_nodes = list(_walk_body(fn))
+    return fn.body_nodes
+
+
+def _walk_body(fn: FunctionInfo) -> Iterator[ast.AST]:
     node = fn.node
     stack: list[ast.AST] = [node.body] if isinstance(node, ast.Lambda) else list(reversed(node.body))
     while stack:

@@ -19,6 +19,10 @@ class NetworkInJit(Rule):
     severity = Severity.ERROR
     backends = frozenset({"jax"})
     breaks_on = "Jax (weights baked in as constants)"
+    observed = {  # from tests/backends (phiml 1.16.1, CPU); docs/backends.md has the table
+        'jax': "stale on jax 0.10.2: after 3 update_weights steps the jit-compiled prediction still returns the initial network's output",
+        'torch': 'works on torch 2.13: the traced module sees the updated weights',
+    }
     why = (
         "Jax requires every parameter of a jit-compiled function to be an argument. ΦML does not pass "
         "a network's weights as arguments, so Jax bakes the weights of the first trace into the "
@@ -106,7 +110,11 @@ class OptimizerStepInJit(Rule):
     summary = "`update_weights` runs inside jit-compiled code or with a jit-compiled loss"
     severity = Severity.ERROR
     backends = frozenset({"jax", "torch"})
-    breaks_on = "Jax (weights freeze), PyTorch (error)"
+    breaks_on = "Jax and PyTorch (error inside jit); Jax (stale optimiser state with a jit-compiled loss)"
+    observed = {  # from tests/backends (phiml 1.16.1, CPU); docs/backends.md has the table
+        'jax': "error on jax 0.10.2: UnexpectedTracerError: Encountered an unexpected tracer. A function transformed by JAX had a side effect; stale on jax 0.10.2: phiml's JaxOptimizer.update compiles the whole update and bakes the optimizer state of the traced call into it: every step restarts from the initial weights, so losses match eager training for 2 steps and diverge from step 3",
+        'torch': 'error on torch 2.13: RuntimeError: Cannot insert a Tensor that requires grad as a constant; works on torch 2.13: training with a jit-compiled loss_function matches eager training',
+    }
     why = (
         "`nn.update_weights` computes gradients and steps the optimiser, mutating the network. "
         "Inside a jit-compiled function (or with a loss that is itself jit-compiled) PyTorch fails "
@@ -156,8 +164,8 @@ def train_step(x, y):
             if trace is not None:
                 yield Finding(
                     ctx.span(call),
-                    "`update_weights` inside jit-compiled code fails on PyTorch and freezes the weights on Jax; "
-                    "call it from eager code.",
+                    "`update_weights` inside jit-compiled code fails on PyTorch (a tensor requiring grad becomes a "
+                    "constant) and on Jax (leaked tracer); call it from eager code.",
                     trace,
                 )
                 continue
@@ -174,6 +182,6 @@ def train_step(x, y):
             if compiled:
                 yield Finding(
                     ctx.span(call),
-                    f"The loss function `{ast.unparse(loss)}` given to `update_weights` is jit-compiled: PyTorch "
-                    "fails and Jax freezes the weights; pass the plain function.",
+                    f"The loss function `{ast.unparse(loss)}` given to `update_weights` is jit-compiled: on Jax the "
+                    "optimiser state is baked into the trace and training silently diverges; pass the plain function.",
                 )

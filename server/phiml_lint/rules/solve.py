@@ -64,6 +64,10 @@ class TemporaryFunction(Rule):
     severity = Severity.WARNING
     backends = frozenset({"jax"})
     breaks_on = "Jax"
+    observed = {  # from tests/backends (phiml 1.16.1, CPU); docs/backends.md has the table
+        'jax': "error on jax 0.10.2: TypeError: No constant handler for type: <class 'jax._src.interpreters.partial_eval.DynamicJaxprTracer'>",
+        'torch': 'works on torch 2.13: value and gradient match eager / finite differences',
+    }
     why = (
         "`solve_linear`, `Solve(preprocess_y=...)` and `custom_gradient` build a custom-gradient "
         "function keyed on the identity of the function they are given. A lambda, nested `def`, "
@@ -199,6 +203,10 @@ class NestedCustomGradient(Rule):
     severity = Severity.ERROR
     backends = frozenset({"torch"})
     breaks_on = "PyTorch"
+    observed = {  # from tests/backends (phiml 1.16.1, CPU); docs/backends.md has the table
+        'jax': 'works on jax 0.10.2: value and gradient match eager / finite differences',
+        'torch': 'error on torch 2.13: AssertionError in get_compiled_function',
+    }
     why = (
         "PyTorch implements `custom_gradient` with `torch.autograd.Function`. Calling another "
         "custom-gradient function (another `custom_gradient` result, or `solve_linear`, whose implicit "
@@ -284,6 +292,10 @@ class SolveTapeInJit(Rule):
     severity = Severity.ERROR
     backends = frozenset({"jax", "torch"})
     breaks_on = "PyTorch, Jax"
+    observed = {  # from tests/backends (phiml 1.16.1, CPU); docs/backends.md has the table
+        'jax': 'error on jax 0.10.2: UnexpectedTracerError: Encountered an unexpected tracer. A function transformed by JAX had a side effect',
+        'torch': 'error on torch 2.13: IndexError: list index out of range',
+    }
     why = (
         "`SolveTape` records solver results as Python objects while the solve runs. Under tracing the "
         "solve is a graph node: PyTorch cannot trace the `torch.autograd.Function` the implicit backward "
@@ -332,6 +344,10 @@ class MatrixFreeSolve(Rule):
     severity = Severity.ERROR
     backends = frozenset({"torch"})
     breaks_on = "PyTorch"
+    observed = {  # from tests/backends (phiml 1.16.1, CPU); docs/backends.md has the table
+        'jax': 'works on jax 0.10.2: matches eager solve',
+        'torch': 'error on torch 2.13: AssertionError: JIT-compiling conjugate_gradient with PyTorch is not yet supported for arbitrary functions',
+    }
     why = (
         "Inside `jit_compile`, `solve_linear` with a plain Python operator runs the iterative solver "
         "matrix-free: the operator is called inside the solver loop. PyTorch's tracer cannot trace that "
@@ -469,6 +485,10 @@ class SolveAsTracedArgument(Rule):
     severity = Severity.ERROR
     backends = frozenset({"jax", "torch"})
     breaks_on = "Jax (first call), PyTorch (every later call)"
+    observed = {  # from tests/backends (phiml 1.16.1, CPU); docs/backends.md has the table
+        'jax': 'error on jax 0.10.2: TracerArrayConversionError: The numpy.ndarray conversion method __array__() was called on traced array',
+        'torch': "error on torch 2.13: AttributeError: 'bool' object has no attribute 'any'",
+    }
     why = (
         "`jit_compile` traces every argument not named in `auxiliary_args`. A `Solve` holds Python "
         "numbers (tolerances, iteration limits) and solver names: Jax fails on the first call when it "

@@ -25,6 +25,10 @@ class GradientInJit(Rule):
     severity = Severity.WARNING
     backends = frozenset({"torch"})
     breaks_on = "PyTorch (documented upstream; simple cases work on torch 2.13)"
+    observed = {  # from tests/backends (phiml 1.16.1, CPU); docs/backends.md has the table
+        'jax': 'works on jax 0.10.2: matches finite differences',
+        'torch': 'works on torch 2.13: first-order gradient inside jit matches finite differences: the documented PyTorch limitation does not reproduce for this case',
+    }
     why = (
         "ΦML's documentation warns that PyTorch cannot trace backward passes, so `gradient`, "
         "`functional_gradient`, `jacobian` and `hessian` should not be called inside jit-compiled "
@@ -111,6 +115,10 @@ class ControlFlowOnTracedArgument(Rule):
     severity = Severity.ERROR
     backends = frozenset({"jax", "torch", "tensorflow"})
     breaks_on = "Jax (error), PyTorch (silently wrong)"
+    observed = {  # from tests/backends (phiml 1.16.1, CPU); docs/backends.md has the table
+        'jax': 'error on jax 0.10.2: TracerIntegerConversionError: The __index__() method was called on traced array',
+        'torch': 'wrong-value on torch 2.13: iterations=3 and 5 silently reuse the trace of iterations=1 (one trace for three counts)',
+    }
     why = (
         "`jit_compile` converts every argument not named in `auxiliary_args` into a traced tensor, "
         "Python numbers included. Python control flow needs a concrete value: Jax raises "
