@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install lint test test-python test-corpus test-fast demo clean docs docs-gen editors test-editors fuzz bench test-backends
+.PHONY: help install lint test test-python test-corpus test-fast demo clean docs docs-gen editors test-editors fuzz bench test-backends ext-check vsix e2e-deps test-vscode
 
 help:
 	@echo "make demo   - set up and run the checker on examples/"
@@ -60,9 +60,35 @@ test-backends: install
 	  $(BIN)/pytest -q -rs tests/backends && .venv-backends/bin/python tools/backends/make_table.py; \
 	else echo "test-backends: could not install phiml/torch/jax into .venv-backends (see above); backend proofs NOT run"; exit 1; fi
 
+# VS Code extension: npm packages from the committed lockfiles, checks, .vsix, real VS Code e2e.
+EXT := vscode-extension
+$(EXT)/node_modules/.installed-stamp: $(EXT)/package-lock.json
+	npm --prefix $(EXT) ci --no-audit --no-fund
+	touch $@
+
+ext-check: $(EXT)/node_modules/.installed-stamp
+	npm --prefix $(EXT) run typecheck
+	npm --prefix $(EXT) run lint
+	npm --prefix $(EXT) run test
+
+vsix: install $(EXT)/node_modules/.installed-stamp
+	bash $(EXT)/scripts/bundle-server.sh
+	npm --prefix $(EXT) run package
+
+e2e-deps:
+	@if ! command -v chromium >/dev/null || ! command -v rg >/dev/null || [ ! -e /usr/include/krb5.h ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium libkrb5-dev ripgrep >/dev/null; \
+	  else echo "e2e-deps: run as root or install chromium libkrb5-dev ripgrep"; fi; fi
+	@if [ ! -e $(EXT)/e2e/node_modules/.installed-stamp ] || [ $(EXT)/e2e/package-lock.json -nt $(EXT)/e2e/node_modules/.installed-stamp ]; then \
+	  bash $(EXT)/e2e/install.sh && touch $(EXT)/e2e/node_modules/.installed-stamp; fi
+
+test-vscode: ext-check vsix e2e-deps
+	$(BIN)/pytest -q tests/test_vsix.py
+	npm --prefix $(EXT) run e2e || { echo "e2e failed once; retrying"; npm --prefix $(EXT) run e2e; }
+
 test-fast: lint test-python
 
-test: lint docs test-python test-corpus test-editors test-backends
+test: lint docs test-python test-corpus test-editors test-vscode test-backends
 
 demo: install
 	@echo "$$ phiml-lint check examples/"

@@ -3,77 +3,21 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
-from queue import Empty, Queue
 
 import pytest
 
+from raw_lsp import RawServer
+
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
-
-
-class RawServer:
-    def __init__(self, root: Path) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "phiml_lint", "server"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        self.messages: Queue = Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-        self.root = root
-
-    def _read(self) -> None:
-        out = self.proc.stdout
-        while True:
-            header = b""
-            while not header.endswith(b"\r\n\r\n"):
-                chunk = out.read(1)
-                if not chunk:
-                    return
-                header += chunk
-            length = int(header.split(b"Content-Length: ")[1].split(b"\r\n")[0])
-            self.messages.put(json.loads(out.read(length)))
-
-    def raw(self, body: bytes, length: int | None = None) -> None:
-        self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % (len(body) if length is None else length) + body)
-        self.proc.stdin.flush()
-
-    def send(self, obj: dict) -> None:
-        self.raw(json.dumps(obj).encode())
-
-    def wait(self, predicate, timeout: float = 15) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                message = self.messages.get(timeout=0.2)
-            except Empty:
-                continue
-            if predicate(message):
-                return message
-        raise AssertionError("no matching message from the server")
-
-    def response(self, msg_id, timeout: float = 15) -> dict:
-        return self.wait(lambda m: m.get("id") == msg_id and "method" not in m, timeout)
-
-    def close(self) -> None:
-        try:
-            self.send({"jsonrpc": "2.0", "id": 999, "method": "shutdown"})
-            self.response(999, 10)
-            self.send({"jsonrpc": "2.0", "method": "exit"})
-            self.proc.wait(10)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
 
 
 @pytest.fixture
 def server(tmp_path: Path):
     (tmp_path / "a.py").write_text((CORPUS / "rules" / "pml101_side_effects.py").read_text())
     s = RawServer(tmp_path)
-    s.send({"jsonrpc": "2.0", "id": 1, "method": "initialize",
-            "params": {"processId": None, "rootUri": tmp_path.as_uri(), "capabilities": {}}})
-    assert "capabilities" in s.response(1)["result"]
+    assert "capabilities" in s.request(1, "initialize", {"processId": None, "rootUri": tmp_path.as_uri(),
+                                                         "capabilities": {}})["result"]
     s.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
     yield s
     s.close()

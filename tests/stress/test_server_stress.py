@@ -13,12 +13,11 @@ import json
 import random
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
-from queue import Empty, Queue
 
 import pytest
+
+from raw_lsp import RawServer
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 BASE = (CORPUS / "rules" / "pml101_side_effects.py").read_text() if CORPUS.is_dir() else """\
@@ -35,99 +34,12 @@ def step(x):
 MEMORY_BOUND_MB = 60
 
 
-class StressServer:
-    """A minimal LSP client over the server's stdin/stdout (same framing as tests/lsp/test_protocol_raw.py)."""
-
-    def __init__(self, root: Path) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "phiml_lint", "server"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        self.root = root
-        self.lock = threading.Lock()
-        self.messages: Queue = Queue()
-        self.log: list[dict] = []  # every message, in arrival order
-        self.last_arrival = time.monotonic()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        out = self.proc.stdout
-        while True:
-            header = b""
-            while not header.endswith(b"\r\n\r\n"):
-                chunk = out.read(1)
-                if not chunk:
-                    return
-                header += chunk
-            length = int(header.split(b"Content-Length: ")[1].split(b"\r\n")[0])
-            message = json.loads(out.read(length))
-            if "method" in message and "id" in message:  # a request from the server: answer it
-                self.send({"jsonrpc": "2.0", "id": message["id"], "result": None})
-            with self.lock:
-                self.log.append(message)
-                self.last_arrival = time.monotonic()
-            self.messages.put(message)
-
-    def send(self, obj: dict) -> None:
-        body = json.dumps(obj).encode()
-        with self.lock:
-            self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-            self.proc.stdin.flush()
-
-    def notify(self, method: str, params: dict) -> None:
-        self.send({"jsonrpc": "2.0", "method": method, "params": params})
-
-    def wait(self, predicate, timeout: float = 30) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                message = self.messages.get(timeout=0.2)
-            except Empty:
-                continue
-            if predicate(message):
-                return message
-        raise AssertionError("no matching message from the server")
-
-    def request(self, msg_id: int, method: str, params: dict, timeout: float = 30) -> dict:
-        self.send({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params})
-        return self.wait(lambda m: m.get("id") == msg_id and "method" not in m, timeout)
-
-    def quiesce(self, quiet: float = 1.5, timeout: float = 60) -> None:
-        """Wait until the server has sent nothing for ``quiet`` seconds."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.lock:
-                idle = time.monotonic() - self.last_arrival
-            if idle >= quiet:
-                return
-            time.sleep(0.1)
-        raise AssertionError("server never went quiet")
-
-    def publishes(self, uri: str) -> list[dict]:
-        with self.lock:
-            return [m["params"] for m in self.log
-                    if m.get("method") == "textDocument/publishDiagnostics" and m["params"]["uri"] == uri]
-
-    def rss_kb(self) -> int:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-        raise AssertionError("no VmRSS")
-
-    def close(self) -> None:
-        try:
-            self.request(99_999, "shutdown", None, 15)
-            self.notify("exit", None)
-            self.proc.wait(10)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     if not Path("/proc/self/status").exists():
         pytest.skip("needs /proc for the memory check")
     root = tmp_path_factory.mktemp("stress")
-    s = StressServer(root)
+    s = RawServer(root)
     s.request(1, "initialize", {"processId": None, "rootUri": root.as_uri(), "capabilities": {
         "textDocument": {"publishDiagnostics": {"versionSupport": True}}}})
     s.notify("initialized", {})
@@ -165,7 +77,7 @@ def random_change(rng: random.Random, text: str) -> tuple[str, dict]:
     return new, {"range": {"start": position_of(text, start), "end": position_of(text, end)}, "text": content}
 
 
-def test_rapid_changes_end_with_final_diagnostics(server: StressServer):
+def test_rapid_changes_end_with_final_diagnostics(server: RawServer):
     rng = random.Random(20261125)
     path = server.root / "rapid.py"
     uri = path.as_uri()
@@ -216,7 +128,7 @@ def test_rapid_changes_end_with_final_diagnostics(server: StressServer):
     assert lsp == cli
 
 
-def test_open_close_200_documents(server: StressServer):
+def test_open_close_200_documents(server: RawServer):
     rng = random.Random(7)
     sources = sorted(CORPUS.rglob("*.py")) if CORPUS.is_dir() else []
     texts = [p.read_text() for p in sources] or [BASE]
@@ -263,7 +175,7 @@ def test_open_close_200_documents(server: StressServer):
     assert not not_empty, f"{len(not_empty)} closed documents keep diagnostics, e.g. {not_empty[:3]}"
 
 
-def test_cancel_request_gets_exactly_one_response(server: StressServer):
+def test_cancel_request_gets_exactly_one_response(server: RawServer):
     path = server.root / "cancel.py"
     uri = path.as_uri()
     server.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1,
@@ -298,7 +210,7 @@ def test_cancel_request_gets_exactly_one_response(server: StressServer):
     print(f"\n{cancelled} of {len(ids)} requests answered with RequestCancelled")
 
 
-def test_memory_stays_bounded(server: StressServer):
+def test_memory_stays_bounded(server: RawServer):
     """Runs last in this module: compares VmRSS after all the stress above with the start."""
     server.quiesce()
     after = server.rss_kb()
