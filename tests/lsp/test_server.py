@@ -186,3 +186,66 @@ async def test_configuration_from_initialization_options(client: LanguageClient,
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
         settings={"phimlLint": {"ignore": [], "select": ["PML1"]}}))
     await wait_for_diagnostics(client, uri, lambda d: len(d) == 3)
+
+
+def apply_edits(text: str, edits: list[types.TextEdit]) -> str:
+    """Apply LSP edits (UTF-16 = code points for this ASCII text), last first."""
+    lines = text.split("\n")
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line) + 1)
+    for edit in sorted(edits, key=lambda e: (e.range.start.line, e.range.start.character), reverse=True):
+        start = offsets[edit.range.start.line] + edit.range.start.character
+        end = offsets[edit.range.end.line] + edit.range.end.character
+        text = text[:start] + edit.new_text + text[end:]
+    return text
+
+
+async def test_quick_fix_and_fix_all(client: LanguageClient, workspace: Path):
+    await client.initialize_session(initialize_params(workspace, options={"fixAll": {"unsafe": True}}))
+    path = workspace / "pml108_control_flow_on_traced_argument.py"
+    text = path.read_text()
+    uri = open_file(client, path, text)
+    items = await wait_for_diagnostics(client, uri, lambda d: len(d) == 2)
+    target = items[0]
+    actions = await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), range=target.range,
+        context=types.CodeActionContext(diagnostics=[target])))
+    fix = next(a for a in actions if "auxiliary_args" in a.title)
+    assert fix.is_preferred
+    if fix.edit is None:
+        fix = await client.code_action_resolve_async(fix)
+    fixed = apply_edits(text, fix.edit.changes[uri])
+    assert "@math.jit_compile(auxiliary_args='iterations')" in fixed
+    actions = await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), range=target.range,
+        context=types.CodeActionContext(diagnostics=[], only=["source.fixAll.phiml-lint"])))
+    fix_all = actions[0]
+    if fix_all.edit is None:
+        fix_all = await client.code_action_resolve_async(fix_all)
+    everything = apply_edits(text, fix_all.edit.changes[uri])
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+        content_changes=[types.TextDocumentContentChangeWholeDocument(text=everything)]))
+    await wait_for_diagnostics(client, uri, lambda d: len(d) == 0)
+
+
+async def test_cross_file_fix_is_one_workspace_edit(client: LanguageClient, tmp_path: Path):
+    (tmp_path / "ops.py").write_text("from phiml import math\n\n\n@math.jit_compile(auxiliary_args='order')\n"
+                                     "def smooth(x, order):\n    return math.laplace(x) * order\n")
+    run = tmp_path / "run.py"
+    run.write_text("from ops import smooth\n\n\ndef run(x):\n    for order in range(1, 20):\n"
+                   "        x = smooth(x, order)\n    return x\n")
+    await client.initialize_session(initialize_params(tmp_path))
+    uri = open_file(client, run)
+    items = await wait_for_diagnostics(client, uri, lambda d: [x.code for x in d] == ["PML202"])
+    actions = await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), range=items[0].range,
+        context=types.CodeActionContext(diagnostics=items)))
+    fix = next(a for a in actions if "forget_traces" in a.title)
+    if fix.edit is None:
+        fix = await client.code_action_resolve_async(fix)
+    ops_uri = (tmp_path / "ops.py").as_uri()
+    assert list(fix.edit.changes) == [ops_uri]
+    new = apply_edits((tmp_path / "ops.py").read_text(), fix.edit.changes[ops_uri])
+    assert "@math.jit_compile(auxiliary_args='order', forget_traces=True)" in new
