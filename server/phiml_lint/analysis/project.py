@@ -132,6 +132,7 @@ class Project:
         self.jedi = None  # set by the engine when jedi is enabled
         self._role_cache: dict[int, str | None] = {}  # id(callee expr) -> role; cleared on any change
         self._file_cache: dict[tuple[str, str, int], Path | None] = {}  # cleared when files appear/vanish
+        self._resolved: dict[Path, str] = {}
         self.analysed = 0  # how many module summaries were built (tests count re-analysis)
 
     # -- modules -----------------------------------------------------------------------------
@@ -162,7 +163,9 @@ class Project:
         return self.modules.get(str(Path(path).resolve()))
 
     def _load_file(self, path: Path) -> ModuleSummary | None:
-        key = str(path.resolve())
+        key = self._resolved.get(path)
+        if key is None:  # Path.resolve() was a sixth of a cold run before this memo
+            key = self._resolved[path] = str(path.resolve())
         if key in self.modules:
             return self.modules[key]
         if key in self._missing or self._loader is None:
