@@ -166,9 +166,7 @@ def notebook_from_json(raw: str, path: str) -> SourceText:
             language = str(info.get("name") or info.get("language") or "")
     if language and not language.lower().startswith(("python", "ipython")):
         raise SourceError(f"notebook language is {language!r}, not Python; not analysed")
-    parts: list[str] = []
-    spans: list[CellSpan] = []
-    line = 0
+    code_cells: list[tuple[int, str]] = []
     for index, cell in enumerate(cells, start=1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
@@ -177,17 +175,12 @@ def notebook_from_json(raw: str, path: str) -> SourceText:
             source = "".join(s for s in source if isinstance(s, str))
         if not isinstance(source, str):
             raise SourceError(f"not a valid notebook: cell {index} has no text source")
-        source = normalise_newlines(source)
-        code = blank_ipython(source)
-        count = code.count("\n") + 1
-        spans.append(CellSpan(index, line, count, source))
-        parts.append(code)
-        line += count
-    return SourceText(path=path, text="\n".join(parts) + ("\n" if parts else ""), cells=tuple(spans))
+        code_cells.append((index, source))
+    return notebook_from_cells(path, code_cells)
 
 
 def notebook_from_cells(path: str, cells: list[tuple[int, str]]) -> SourceText:
-    """Build the joined text from ``(cell index, source)`` pairs (used by the LSP layer)."""
+    """Join ``(cell index, source)`` pairs, as a kernel runs them, into one text with a cell map."""
     parts: list[str] = []
     spans: list[CellSpan] = []
     line = 0
