@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install lint test test-python test-corpus test-fast demo clean docs docs-gen editors test-editors fuzz bench test-backends ext-check vsix e2e-deps test-vscode
+.PHONY: help install lint test test-python test-corpus test-fast demo clean docs docs-gen editors test-editors fuzz bench test-backends ext-check vsix e2e-deps test-vscode screenshots
 
 help:
 	@echo "make demo   - set up and run the checker on examples/"
@@ -84,7 +84,12 @@ e2e-deps:
 
 test-vscode: ext-check vsix e2e-deps
 	$(BIN)/pytest -q tests/test_vsix.py
+	export PHIML_E2E_SCREENSHOTS=$(CURDIR)/build/e2e-screenshots; \
 	npm --prefix $(EXT) run e2e || { echo "e2e failed once; retrying"; npm --prefix $(EXT) run e2e; }
+
+# Refresh the documentation's screenshots from a real VS Code run.
+screenshots: ext-check vsix e2e-deps
+	PHIML_E2E_SCREENSHOTS=$(CURDIR)/docs/images npm --prefix $(EXT) run e2e
 
 test-fast: lint test-python
 
