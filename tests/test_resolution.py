@@ -140,3 +140,28 @@ def test_never_imports_or_runs_analysed_code(tmp_path: Path):
     rows = sorted((d["code"], d["location"]["row"]) for d in json.loads(proc.stdout))
     assert rows == [("PML101", 8), ("PML101", 12)]
     assert not marker.exists()
+
+
+def test_methods_of_instances(project):
+    files = {
+        "model.py": """\
+from phiml import math
+
+class Smoother:
+    @math.jit_compile(auxiliary_args='order')
+    def smooth(self, x, order):
+        return math.laplace(x) * order
+""",
+        "run.py": """\
+from model import Smoother
+
+def run(x):
+    smoother = Smoother()
+    for order in range(1, 50):
+        x = smoother.smooth(x, order)
+    for order in range(1, 50):
+        x = Smoother().smooth(x, order)
+    return x
+""",
+    }
+    assert found_pairs(project(files)["run.py"]) == {(6, "PML202"), (8, "PML202")}

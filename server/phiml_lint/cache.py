@@ -52,6 +52,20 @@ def _config_json(config: object) -> str:
                       else getattr(o, "name", repr(o)))
 
 
+def _code_fingerprint() -> str:
+    """The checker's own code (file names, sizes, mtimes): an edited or reinstalled checker misses the cache.
+
+    The version string alone is not enough: a development install keeps ``0.1.0`` across edits.
+    """
+    package = Path(__file__).resolve().parent
+    parts = []
+    for path in sorted(package.rglob("*")):
+        if path.suffix in {".py", ".json"}:
+            stat = path.stat()
+            parts.append(f"{path.relative_to(package)}:{stat.st_size}:{stat.st_mtime_ns}")
+    return "|".join(parts)
+
+
 class RunCache:
     """One run's cache entry: look it up before analysing, store it afterwards."""
 
@@ -59,7 +73,7 @@ class RunCache:
         self.folder = root / CACHE_DIR / __version__
         self.checked: dict[str, str | None] = {}
         h = hashlib.sha256()
-        for part in (__version__, sys.version, sys.prefix, _config_json(config),
+        for part in (__version__, _code_fingerprint(), sys.version, sys.prefix, _config_json(config),
                      json.dumps(options, sort_keys=True, default=str), str(Path.cwd().resolve())):
             h.update(part.encode("utf-8", "surrogatepass"))
             h.update(b"\0")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..model import Related, Span
 from . import api
-from .module import CallSite, FunctionInfo, ModuleSummary, Scope
+from .module import CallSite, ClassInfo, FunctionInfo, ModuleSummary, Scope
 from .source import SourceText
 from .targets import Api, Cls, Func, ModuleRef, Param, Target, Value
 
@@ -237,8 +237,26 @@ class Project:
         if isinstance(expr, ast.Name):
             return self.resolve_name(module, scope, expr.id, depth)
         if isinstance(expr, ast.Attribute):
+            if isinstance(expr.value, ast.Call):  # ``Sim().step``: an attribute of a fresh instance
+                cls = self._instance_class(module, scope, expr.value, depth)
+                return self._instance_attribute(cls, expr.attr) if cls is not None else None
             base = self.resolve(module, scope, expr.value, depth + 1)
             return self._attribute(module, scope, expr, base, depth)
+        return None
+
+    def _instance_class(self, module: ModuleSummary, scope: Scope, call: ast.Call, depth: int) -> ClassInfo | None:
+        """The project class that ``call`` instantiates, if it is one."""
+        ctor = self.follow(self.resolve(module, scope, call.func, depth + 1), depth + 1)
+        return ctor.info if isinstance(ctor, Cls) else None
+
+    def _instance_attribute(self, cls: ClassInfo, attr: str) -> Target | None:
+        """``instance.attr``: a method (bound) or a value assigned to ``self.attr`` in a method."""
+        method = cls.methods.get(attr)
+        if method is not None:
+            return Func(method)
+        assigned = cls.attribute_values().get(attr)
+        if assigned is not None:
+            return Value(cls.module, attr, assigned[0], assigned[1])
         return None
 
     def _attribute(self, module: ModuleSummary, scope: Scope, expr: ast.Attribute, base: Target | None,
@@ -256,13 +274,12 @@ class Project:
         if isinstance(base, Param) and base.function.cls is not None:
             params = base.function.positional_params()
             if params and params[0].arg == base.name and base.function.is_method:
-                method = base.function.cls.methods.get(attr)
-                if method is not None:
-                    return Func(method)
-                assigned = base.function.cls.attribute_values().get(attr)
-                if assigned is not None:
-                    return Value(base.function.module, attr, assigned[0], assigned[1])
-                return None
+                return self._instance_attribute(base.function.cls, attr)
+            return None
+        if isinstance(base, Value) and isinstance(base.expr, ast.Call):  # ``sim = Sim(); sim.step``
+            cls = self._instance_class(base.module, base.scope, base.expr, depth)
+            if cls is not None:
+                return self._instance_attribute(cls, attr)
         return None
 
     def resolve_name(self, module: ModuleSummary, scope: Scope, name: str, depth: int = 0) -> Target | None:
