@@ -18,7 +18,7 @@ from . import __version__
 from . import config as config_mod
 from .analysis.source import SourceError, SourceText, from_bytes
 from .config import Config, ConfigError
-from .engine import Engine, input_diagnostic, worth_parsing
+from .engine import Engine, worth_parsing
 from .files import discover
 from .model import Diagnostic, Fix
 from .output import github_line, sarif, text_line, to_json_list
@@ -259,5 +259,3 @@ def run_rule(code: str) -> int:
     print(render_rule(doc))
     return 0
 
-
-__all__ = ["input_diagnostic", "main"]

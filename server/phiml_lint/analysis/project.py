@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import hashlib
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -665,13 +664,6 @@ class Project:
                         fn, spec = jit
                 if fn is not None and spec is not None and id(fn) in by_id:
                     facts.jit_calls.append(JitCall(site, summary, fn, spec))
-
-    def content_hash(self) -> str:
-        digest = hashlib.sha256()
-        for path in sorted(self.modules):
-            digest.update(path.encode())
-            digest.update(self.modules[path].source.text.encode("utf-8", "surrogatepass"))
-        return digest.hexdigest()
 
 
 def _keyword(call: ast.Call, name: str) -> ast.expr | None:

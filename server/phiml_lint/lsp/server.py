@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,7 +104,6 @@ class PhimlLanguageServer(LanguageServer):
         self.pull_diagnostics = False
         self.resolve_actions = False
         self.analyses = 0
-        self._lock = threading.Lock()
         self.config_ready: asyncio.Event | None = None  # set once the initial settings are known
 
     async def wait_config(self) -> None:

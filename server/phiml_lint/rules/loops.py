@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from ..analysis.module import CallSite, FunctionInfo, Loop
+from ..analysis.module import FunctionInfo, Loop
 from ..analysis.project import FUNCTION_TRANSFORMS, JIT_ROLES, JitCall
 from ..model import Severity
 from .base import Context, Finding, Rule, register
@@ -146,8 +146,6 @@ def run(fs, x):
             kind = ctx.role(site.scope, site.node.func)
             if id(site.node) in decorators or kind not in JIT_ROLES:
                 continue
-            if _is_decorator_call(site, decorators):
-                continue
             where = None
             if site.loops:
                 where = "inside a loop"
@@ -177,10 +175,6 @@ def run(fs, x):
             "on every backend and keeps its traces (`forget_traces=True` does not help); compile once, at "
             "module level."
         )
-
-
-def _is_decorator_call(site: CallSite, decorators: set[int]) -> bool:
-    return id(site.node) in decorators
 
 
 @register

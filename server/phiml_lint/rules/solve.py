@@ -465,7 +465,7 @@ def step(u):
         return None
 
 
-def _solve_like(ctx: Context, scope: Scope, expr: ast.expr | None, module: object = None) -> bool:
+def _solve_like(ctx: Context, scope: Scope, expr: ast.expr | None) -> bool:
     """True when ``expr`` is ``Solve(...)`` or a name bound to one."""
     if expr is None:
         return False
