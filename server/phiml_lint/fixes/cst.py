@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, TypeVar
@@ -317,24 +317,28 @@ def statement(text: str) -> cst.BaseStatement:
 
 
 # -- names and spellings ------------------------------------------------------------------------------
+def identifier_occurrences(summary: ModuleSummary) -> Iterator[str]:
+    """Every occurrence of an identifier the module binds or reads (repeats kept, for counting)."""
+    for node in ast.walk(summary.tree):
+        if isinstance(node, ast.Name):
+            yield node.id
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            yield node.name
+        elif isinstance(node, ast.arg):
+            yield node.arg
+        elif isinstance(node, ast.alias):
+            yield (node.asname or node.name).split(".")[0]
+        elif isinstance(node, ast.Global | ast.Nonlocal):
+            yield from node.names
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            yield node.name
+
+
 def identifiers(summary: ModuleSummary) -> set[str]:
     """Every name the module binds or reads, plus what its star imports may bind."""
     from ..analysis import api
 
-    names: set[str] = set()
-    for node in ast.walk(summary.tree):
-        if isinstance(node, ast.Name):
-            names.add(node.id)
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            names.add(node.name)
-        elif isinstance(node, ast.arg):
-            names.add(node.arg)
-        elif isinstance(node, ast.alias):
-            names.add((node.asname or node.name).split(".")[0])
-        elif isinstance(node, ast.Global | ast.Nonlocal):
-            names.update(node.names)
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            names.add(node.name)
+    names = set(identifier_occurrences(summary))
     for star, level, _node in summary.star_modules():
         exports = api.star_exports(star) if not level else None
         if exports is not None:

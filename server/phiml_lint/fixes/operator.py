@@ -41,6 +41,7 @@ from .cst import (
     comment_lines,
     expression,
     fresh_name,
+    identifier_occurrences,
     identifiers,
     import_statement_for,
     insert_args,
@@ -264,7 +265,7 @@ class _OperatorFix:
         context = self.site.function
         prefix = context.name.strip("_") if context is not None else "module"
         if binding is not None and not op.is_lambda and op.name not in GENERIC_NAMES:
-            counts = Counter(_identifier_list(self.module))
+            counts = Counter(identifier_occurrences(self.module))
             if counts[op.name] == 2 and op.name not in self._star_names():  # its def and this use
                 self.taken.discard(op.name)
                 return fresh_name(op.name, self.taken)
@@ -546,18 +547,3 @@ def _bound_name(file: CstFile, alias: cst.ImportAlias) -> str:
     if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
         return alias.asname.name.value
     return file.code(alias.name).split(".")[0]
-
-
-def _identifier_list(summary: ModuleSummary) -> list[str]:
-    """Every occurrence of an identifier (to tell a name used once from one used often)."""
-    out: list[str] = []
-    for node in ast.walk(summary.tree):
-        if isinstance(node, ast.Name):
-            out.append(node.id)
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            out.append(node.name)
-        elif isinstance(node, ast.arg):
-            out.append(node.arg)
-        elif isinstance(node, ast.alias):
-            out.append((node.asname or node.name).split(".")[0])
-    return out

@@ -126,20 +126,14 @@ def register(server: PhimlLanguageServer) -> None:
             ls.worker.submit(reload)
 
     # -- notebooks ----------------------------------------------------------------------------------
-    @server.feature(types.NOTEBOOK_DOCUMENT_DID_OPEN)
-    def nb_open(ls: PhimlLanguageServer, params: types.DidOpenNotebookDocumentParams) -> None:
+    def nb_sync(ls: PhimlLanguageServer, params: Any) -> None:
+        """Open, change and save all mean: rebuild the joined cells and re-analyse."""
         if ls.refresh_notebook(params.notebook_document.uri):
             ls.schedule(params.notebook_document.uri)
 
-    @server.feature(types.NOTEBOOK_DOCUMENT_DID_CHANGE)
-    def nb_change(ls: PhimlLanguageServer, params: types.DidChangeNotebookDocumentParams) -> None:
-        if ls.refresh_notebook(params.notebook_document.uri):
-            ls.schedule(params.notebook_document.uri)
-
-    @server.feature(types.NOTEBOOK_DOCUMENT_DID_SAVE)
-    def nb_save(ls: PhimlLanguageServer, params: types.DidSaveNotebookDocumentParams) -> None:
-        if ls.refresh_notebook(params.notebook_document.uri):
-            ls.schedule(params.notebook_document.uri)
+    for method in (types.NOTEBOOK_DOCUMENT_DID_OPEN, types.NOTEBOOK_DOCUMENT_DID_CHANGE,
+                   types.NOTEBOOK_DOCUMENT_DID_SAVE):
+        server.feature(method)(nb_sync)
 
     @server.feature(types.NOTEBOOK_DOCUMENT_DID_CLOSE)
     def nb_close(ls: PhimlLanguageServer, params: types.DidCloseNotebookDocumentParams) -> None:
