@@ -165,3 +165,14 @@ def run(x):
 """,
     }
     assert found_pairs(project(files)["run.py"]) == {(6, "PML202"), (8, "PML202")}
+
+
+def test_jedi_is_not_asked_about_packages_that_cannot_reexport_phiml(tmp_path: Path):
+    from phiml_lint.analysis.jedi_bridge import JediBridge, phiml_dependents
+    from phiml_lint.analysis.project import Project
+
+    bridge = JediBridge(Project(tmp_path))
+    assert "phiml" in phiml_dependents()  # ΦML itself (installed for the tests)
+    assert not bridge.installed("pytest")  # installed, but its distribution does not require ΦML
+    assert bridge.lookup("pytest", "fixture") is None
+    assert bridge.calls == 0

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import heap
 from . import rules as _rules
 from .analysis.module import ModuleSummary
 from .analysis.project import Project
@@ -150,13 +151,14 @@ class Engine:
         """Add or replace a module's text; returns its summary, or None when it does not parse."""
         key = self.key(source.path)
         self.sources[key] = source
-        parsed = parse(source)
-        if isinstance(parsed, Diagnostic):
-            self.errors[key] = parsed
-            self.project.remove(key)
-            return None
-        self.errors.pop(key, None)
-        return self.project.add(source, parsed)
+        with heap.paused():  # the tree and its summary are long-lived: keep the collector off them
+            parsed = parse(source)
+            if isinstance(parsed, Diagnostic):
+                self.errors[key] = parsed
+                self.project.remove(key)
+                return None
+            self.errors.pop(key, None)
+            return self.project.add(source, parsed)
 
     def update_error(self, path: str, message: str) -> None:
         key = self.key(path)
@@ -179,7 +181,8 @@ class Engine:
         module = self.project.modules.get(key)
         if module is None:
             return []
-        facts = self.project.facts()
+        with heap.paused():  # facts and resolution memos live until the next change
+            facts = self.project.facts()
         self.checks[key] += 1
         ctx = Context(self.project, module, facts)
         found: list[Diagnostic] = []
@@ -223,7 +226,7 @@ class Engine:
         specs = tuple(sorted((fn.qualname, facts.jit_specs[id(fn)].kind, facts.jit_specs[id(fn)].forget_traces)
                              for fn in module.functions if id(fn) in facts.jit_specs))
         calls = tuple(sorted((c.site.node.lineno, c.site.node.col_offset, c.function.qualname)
-                             for c in facts.jit_calls if c.module is module))
+                             for c in facts.calls_in(module)))
         return (key, id(module), traced, forwards, specs, calls)
 
     def imports(self, path: str, other: str) -> bool:

@@ -159,6 +159,7 @@ def _role_by_origin() -> dict[str, str]:
     return roles
 
 
+@cache
 def role(dotted: str) -> str | None:
     """The rule-relevant role of an API path, or None."""
     table = _role_by_origin()
@@ -170,6 +171,7 @@ def role(dotted: str) -> str | None:
     return found
 
 
+@cache
 def star_exports(module: str) -> frozenset[str] | None:
     """Names ``from module import *`` binds, or None when the table does not know the module."""
     exports: dict[str, list[str]] = _table().get("star_exports", {})

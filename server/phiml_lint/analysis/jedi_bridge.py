@@ -4,12 +4,21 @@ Used only for modules that are neither project files nor ΦML/PhiFlow (whose exp
 table in :mod:`.api` knows): a user's installed package that re-exports ΦML, or a star import from
 one. jedi is used statically (``jedi.Script`` with a ``jedi.Project``; never ``jedi.Interpreter``),
 each call is bounded in time and cached, and stdlib / well-known numeric packages are never asked.
+
+Nor are installed distributions that cannot re-export ΦML: a package in ``site-packages`` whose
+distribution does not require ``phiml`` or ``phiflow``, directly or through its own requirements,
+has nothing of ΦML to hand out. Asking jedi about ``setuptools.setup`` in a ``setup.py`` cost
+0.4 s and 17 MiB of a whole-tree run before this filter (docs/performance.md). A package that imports
+ΦML without declaring it is missed; loose modules on ``PYTHONPATH`` (no distribution) are still asked.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import functools
+import importlib.metadata
 import logging
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +37,71 @@ SKIP_ROOTS = frozenset(getattr(sys, "stdlib_module_names", ())) | {
     "numpy", "scipy", "torch", "jax", "jaxlib", "tensorflow", "keras", "flax", "matplotlib", "pandas", "sklearn",
     "IPython", "tqdm", "PIL", "cv2", "h5py", "numba", "sympy", "plotly", "dash",
 }
+
+
+_REQUIREMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_PHIML_DISTRIBUTIONS = frozenset({"phiml", "phiflow"})
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _top_levels(dist: importlib.metadata.Distribution) -> set[str]:
+    """Top-level import names a distribution installs (``top_level.txt``, else its file list)."""
+    listed = dist.read_text("top_level.txt")
+    if listed:
+        return {line.strip() for line in listed.splitlines() if line.strip()}
+    tops: set[str] = set()
+    for file in dist.files or ():
+        head = file.parts[0] if file.parts else ""
+        if head.endswith((".dist-info", ".egg-info", ".data", ".pth")) or head in {"..", "__pycache__"}:
+            continue
+        tops.add(head.split(".")[0] if head.endswith((".py", ".so", ".pyd")) else head)
+    return tops
+
+
+@functools.cache
+def phiml_dependents() -> frozenset[str]:
+    """Top-level modules of installed distributions that require ΦML (transitively), ΦML's own included.
+
+    Reads each distribution's metadata once per process (about 0.1 s for 50 distributions), and
+    only when a look-up is about to go to jedi.
+    """
+    requires: dict[str, set[str]] = {}
+    dists: dict[str, importlib.metadata.Distribution] = {}
+    for dist in importlib.metadata.distributions():
+        name = dist.metadata.get("Name")
+        if not name:
+            continue
+        key = _normalise(name)
+        dists.setdefault(key, dist)
+        wanted = requires.setdefault(key, set())
+        for requirement in dist.requires or ():
+            match = _REQUIREMENT_NAME.match(requirement)
+            if match:
+                wanted.add(_normalise(match.group(0)))
+    reach = set(_PHIML_DISTRIBUTIONS)
+    grew = True
+    while grew:
+        grew = False
+        for key, wanted in requires.items():
+            if key not in reach and wanted & reach:
+                reach.add(key)
+                grew = True
+    tops: set[str] = set()
+    for key in reach:
+        if key in dists:
+            tops |= _top_levels(dists[key])
+    return frozenset(tops)
+
+
+def _in_site_packages(entry: str) -> bool:
+    """Is a ``sys.path`` entry an installation folder (holds distributions' metadata)?"""
+    try:
+        return any(Path(entry).glob("*.dist-info"))
+    except OSError:
+        return False
 
 
 class JediBridge:
@@ -55,13 +129,13 @@ class JediBridge:
         return self._jedi_project
 
     def installed(self, top: str) -> bool:
-        """Is ``top`` a module jedi could find at all? (Never ask jedi about what is not there.)"""
+        """Could ``top`` lead jedi to ΦML? It must exist, and, if installed, require ΦML (module docstring)."""
         if top not in self._installed:
-            self._installed[top] = any(
+            entry = next((entry for entry in sys.path if entry and (
                 (Path(entry) / top).is_dir() or (Path(entry) / f"{top}.py").is_file()
-                or any(Path(entry).glob(f"{top}.*.so")) if entry else False
-                for entry in sys.path
-            )
+                or any(Path(entry).glob(f"{top}.*.so")))), None)
+            self._installed[top] = entry is not None and (
+                not _in_site_packages(entry) or top in phiml_dependents())
         return self._installed[top]
 
     def lookup(self, module: str, name: str) -> tuple[str, str | None] | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 from ..model import Pos, Span
 from .source import SourceText
@@ -227,8 +227,49 @@ class ModuleSummary:
         ]
 
 
-class _Builder(ast.NodeVisitor):
-    """One walk that builds scopes, function/class infos and call sites."""
+#: Fields that never hold a node we need to visit: names and flags (strings, ints), the value of
+#: a constant, and the context/operator singletons (``Load()``, ``Add()``).
+_LEAF_FIELDS = frozenset({"id", "attr", "arg", "name", "asname", "module", "level", "kind", "conversion",
+                          "type_comment", "is_async", "ctx", "op", "ops", "tag"})
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def child_fields(cls: type) -> tuple[str, ...]:
+    """The fields of an ``ast`` node type that may hold child nodes (computed once per type)."""
+    fields = _CHILD_FIELDS.get(cls)
+    if fields is None:
+        leaf = _LEAF_FIELDS | ({"value"} if cls in (ast.Constant, ast.MatchSingleton) else set())
+        fields = _CHILD_FIELDS[cls] = tuple(f for f in cls._fields if f not in leaf)  # type: ignore[attr-defined]
+    return fields
+
+
+def iter_children(node: ast.AST) -> list[ast.AST]:
+    """Child nodes in field order, like ``ast.iter_child_nodes`` minus contexts and operators.
+
+    Why not ``ast.iter_child_nodes``: it is a generator over ``ast.iter_fields`` that also yields
+    the ``Load``/``Store`` singletons; a per-type field table halves the cost of a walk.
+    """
+    out: list[ast.AST] = []
+    for name in child_fields(type(node)):
+        value = getattr(node, name, None)
+        if value is None:
+            continue
+        if type(value) is list:
+            out.extend(item for item in value if isinstance(item, ast.AST))
+        elif isinstance(value, ast.AST):
+            out.append(value)
+    return out
+
+
+class _Builder:
+    """One walk that builds scopes, function/class infos and call sites.
+
+    Dispatch is a per-class table of ``visit_*`` methods (built once), not ``ast.NodeVisitor``,
+    whose name-building ``getattr`` per node and generator-based ``generic_visit`` were a quarter
+    of a whole-tree run (docs/performance.md).
+    """
+
+    _handlers: ClassVar[dict[type, object]] = {}
 
     def __init__(self, summary: ModuleSummary) -> None:
         self.m = summary
@@ -453,10 +494,39 @@ class _Builder(ast.NodeVisitor):
         self.m.calls.append(CallSite(node, self.scope, self.function, tuple(self.loops)))
         self.generic_visit(node)
 
-    def generic_visit(self, node: ast.AST) -> None:
-        # match statements bind capture names; ast.NodeVisitor's default handles the rest
-        if isinstance(node, ast.MatchAs | ast.MatchStar) and node.name:
+    def visit_MatchAs(self, node: ast.MatchAs | ast.MatchStar) -> None:
+        # match statements bind capture names
+        if node.name:
             self.scope.bind(node.name, Binding("other", node))
-        if isinstance(node, ast.MatchMapping) and node.rest:
+        self.generic_visit(node)
+
+    visit_MatchStar = visit_MatchAs  # type: ignore[assignment]
+
+    def visit_MatchMapping(self, node: ast.MatchMapping) -> None:
+        if node.rest:
             self.scope.bind(node.rest, Binding("other", node))
-        super().generic_visit(node)
+        self.generic_visit(node)
+
+    # -- dispatch --------------------------------------------------------------------------------
+    def visit(self, node: ast.AST) -> None:
+        handler = self._handlers.get(type(node), _Builder.generic_visit)
+        handler(self, node)  # type: ignore[operator]
+
+    def generic_visit(self, node: ast.AST) -> None:
+        visit = self.visit
+        for name in child_fields(type(node)):
+            value = getattr(node, name, None)
+            if value is None:
+                continue
+            if type(value) is list:
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        visit(item)
+            elif isinstance(value, ast.AST):
+                visit(value)
+
+
+_Builder._handlers = {
+    getattr(ast, attr[6:]): method for attr, method in vars(_Builder).items()
+    if attr.startswith("visit_") and isinstance(getattr(ast, attr[6:], None), type)
+}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -98,6 +99,29 @@ class Facts:
     cg_forward: dict[int, TraceInfo] = field(default_factory=dict)  # custom-gradient forward context
     jit_specs: dict[int, JitSpec] = field(default_factory=dict)  # id(FunctionInfo) -> spec
     jit_calls: list[JitCall] = field(default_factory=list)
+    by_role: dict[tuple[int, str], list[CallSite]] = field(default_factory=dict)  # (id(module), role) -> sites
+    _calls_of: dict[int, list[JitCall]] | None = None
+    _calls_in: dict[int, list[JitCall]] | None = None
+
+    def calls_of(self, fn: FunctionInfo) -> list[JitCall]:
+        """The calls of one jit-compiled function (indexed once: rules ask per function)."""
+        if self._calls_of is None:
+            self._calls_of = {}
+            for call in self.jit_calls:
+                self._calls_of.setdefault(id(call.function), []).append(call)
+        return self._calls_of.get(id(fn), [])
+
+    def calls_in(self, module: ModuleSummary) -> list[JitCall]:
+        """The calls of jit-compiled functions that appear in one module."""
+        if self._calls_in is None:
+            self._calls_in = {}
+            for call in self.jit_calls:
+                self._calls_in.setdefault(id(call.module), []).append(call)
+        return self._calls_in.get(id(module), [])
+
+    def sites_with(self, module: ModuleSummary, roles: Iterable[str]) -> list[CallSite]:
+        """Call sites of ``module`` whose callee has one of ``roles`` (ΦML API roles)."""
+        return [site for role in roles for site in self.by_role.get((id(module), role), ())]
 
     def trace(self, fn: FunctionInfo | None) -> TraceInfo | None:
         return None if fn is None else self.traced.get(id(fn))
@@ -129,7 +153,11 @@ class Project:
         self._calls_by_function: dict[int, list[CallSite]] | None = None
         self._loader = loader  # callable(path) -> SourceText | None, for files not yet added
         self.jedi = None  # set by the engine when jedi is enabled
-        self._role_cache: dict[int, str | None] = {}  # id(callee expr) -> role; cleared on any change
+        # Resolution memos, cleared on any change (see ``target``): a call's callee is resolved by
+        # the facts, by several rules and by the jit-call index; a module-level name by every use.
+        self._target_cache: dict[int, Target | None] = {}  # id(expr) -> followed target
+        self._name_cache: dict[tuple[int, str], Target | None] = {}  # (id(scope), name) -> target
+        self._member_cache: dict[tuple[int, str], Target | None] = {}  # (id(module), name) -> target
         self._file_cache: dict[tuple[str, str, int], Path | None] = {}  # cleared when files appear/vanish
         self._resolved: dict[Path, str] = {}
         self.analysed = 0  # how many module summaries were built (tests count re-analysis)
@@ -155,7 +183,9 @@ class Project:
     def invalidate(self) -> None:
         self._facts = None
         self._calls_by_function = None
-        self._role_cache.clear()
+        self._target_cache.clear()
+        self._name_cache.clear()
+        self._member_cache.clear()
         self._missing.clear()
 
     def get(self, path: str) -> ModuleSummary | None:
@@ -282,10 +312,19 @@ class Project:
         return None
 
     def resolve_name(self, module: ModuleSummary, scope: Scope, name: str, depth: int = 0) -> Target | None:
+        key = (id(scope), name)
+        if key in self._name_cache:
+            return self._name_cache[key]
+        target = self._name_cache[key] = self._resolve_name(module, scope, name, depth)
+        return target
+
+    def _resolve_name(self, module: ModuleSummary, scope: Scope, name: str, depth: int) -> Target | None:
         found = module.lookup_local(name, scope)
         if found is not None:
             bound_scope, bindings = found
             return self._binding(module, bound_scope, name, bindings, depth)
+        if scope is not module.module_scope:  # not bound in the file: the same for every scope
+            return self.resolve_name(module, module.module_scope, name, depth)
         for star, level, _node in reversed(module.star_modules()):
             target = self._from_star(module, star, level, name, depth)
             if target is not None:
@@ -366,6 +405,13 @@ class Project:
         return module.name.split(".")[0] == dotted.split(".", maxsplit=1)[0] and self.find_module_file(dotted, module) is not None
 
     def _member(self, summary: ModuleSummary, name: str, depth: int) -> Target | None:
+        key = (id(summary), name)
+        if key in self._member_cache:
+            return self._member_cache[key]
+        target = self._member_cache[key] = self._find_member(summary, name, depth)
+        return target
+
+    def _find_member(self, summary: ModuleSummary, name: str, depth: int) -> Target | None:
         scope = summary.module_scope
         if name in scope.bindings:
             return self._binding(summary, scope, name, scope.bindings[name], depth)
@@ -398,21 +444,25 @@ class Project:
         return None
 
     def _external(self, dotted: str) -> Target:
-        origin = api.origin(dotted)
-        if origin.startswith("module:"):
-            return ModuleRef(origin[7:])
-        return Api(dotted, api.role(dotted))
+        return _external(dotted)
 
     # -- roles and values --------------------------------------------------------------------------
+    def target(self, module: ModuleSummary, scope: Scope, expr: ast.expr) -> Target | None:
+        """What ``expr`` denotes after following aliases: ``follow(resolve(...))``, memoised per node.
+
+        An expression node is evaluated in one scope, so its id is the key; the memo lives until
+        the next change to the project.
+        """
+        key = id(expr)
+        if key in self._target_cache:
+            return self._target_cache[key]
+        target = self._target_cache[key] = self.follow(self.resolve(module, scope, expr))
+        return target
+
     def role_of(self, module: ModuleSummary, scope: Scope, expr: ast.expr) -> str | None:
         """The ΦML role of a callee expression (``math.jit_compile`` → ``"jit_compile"``)."""
-        key = id(expr)
-        if key in self._role_cache:
-            return self._role_cache[key]
-        target = self.follow(self.resolve(module, scope, expr))
-        role = target.role if isinstance(target, Api) else None
-        self._role_cache[key] = role
-        return role
+        target = self.target(module, scope, expr)
+        return target.role if isinstance(target, Api) else None
 
     def follow(self, target: Target | None, depth: int = 0) -> Target | None:
         """Follow plain aliases (``f = other``) to what they name."""
@@ -446,7 +496,7 @@ class Project:
             return None
         if isinstance(expr, ast.Lambda):
             return module.function_of.get(id(expr))
-        target = self.follow(self.resolve(module, scope, expr))
+        target = self.target(module, scope, expr)
         if isinstance(target, Func):
             return target.info
         if isinstance(target, Value) and isinstance(target.expr, ast.Lambda):
@@ -463,7 +513,7 @@ class Project:
             if role and role.startswith("network:"):
                 return True
             if call is not None:
-                ctor = self.follow(self.resolve(target.module, target.scope, call.func))
+                ctor = self.target(target.module, target.scope, call.func)
                 if isinstance(ctor, Cls) and self.is_model_class(ctor):
                     return True
                 if isinstance(ctor, Value) and isinstance(target.expr, ast.Call):
@@ -480,7 +530,7 @@ class Project:
             return False
         info = cls.info
         for base in info.node.bases:
-            target = self.follow(self.resolve(info.module, info.outer, base))
+            target = self.target(info.module, info.outer, base)
             if isinstance(target, Api) and api.is_model_base(target.path):
                 return True
             if isinstance(target, Cls) and self.is_model_class(target, depth + 1):
@@ -577,6 +627,9 @@ class Project:
                             break
                 for site in summary.calls:
                     role = self.role_of(summary, site.scope, site.node.func)
+                    if role is None:
+                        continue
+                    facts.by_role.setdefault((id(summary), role), []).append(site)
                     if role in JIT_ROLES:
                         fn_expr = site.node.args[0] if site.node.args else _keyword(site.node, "f")
                         fn = self.function_of_expr(summary, site.scope, fn_expr)
@@ -624,7 +677,7 @@ class Project:
         if module is None:
             return
         node = site.node
-        target = self.follow(self.resolve(module, site.scope, node.func))
+        target = self.target(module, site.scope, node.func)
         if isinstance(target, Func):
             yield target.info
         elif isinstance(target, Cls):
@@ -650,7 +703,7 @@ class Project:
         by_id = {id(fn): fn for m in self.modules.values() for fn in m.functions}
         for summary in list(self.modules.values()):
             for site in summary.calls:
-                target = self.follow(self.resolve(summary, site.scope, site.node.func))
+                target = self.target(summary, site.scope, site.node.func)
                 fn: FunctionInfo | None = None
                 spec: JitSpec | None = None
                 if isinstance(target, Func) and id(target.info) in facts.jit_specs:
@@ -664,6 +717,15 @@ class Project:
                         fn, spec = jit
                 if fn is not None and spec is not None and id(fn) in by_id:
                     facts.jit_calls.append(JitCall(site, summary, fn, spec))
+
+
+@functools.cache
+def _external(dotted: str) -> Target:
+    """The target for a name outside the project; depends on the API table only, so shared."""
+    origin = api.origin(dotted)
+    if origin.startswith("module:"):
+        return ModuleRef(origin[7:])
+    return Api(dotted, api.role(dotted))
 
 
 def _keyword(call: ast.Call, name: str) -> ast.expr | None:

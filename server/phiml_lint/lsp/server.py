@@ -19,7 +19,7 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
-from .. import __version__
+from .. import __version__, heap
 from .. import config as config_mod
 from ..analysis.source import SourceText, from_text, notebook_from_cells
 from ..config import Config, ConfigError
@@ -29,6 +29,9 @@ from ..rules.base import REGISTRY
 from .convert import SOURCE, Lines, text_edit, to_lsp
 from .protocol import Protocol
 
+#: Quiet time after the last edit before frozen garbage is collected (a full collection takes
+#: 10-100 ms on large projects: done while the user is typing, it would delay diagnostics).
+IDLE_RECLAIM_SECONDS = 1.5
 logger = logging.getLogger(__name__)
 FIX_ALL_KIND = "source.fixAll.phiml-lint"
 SETTINGS_SECTION = "phimlLint"
@@ -105,6 +108,10 @@ class PhimlLanguageServer(LanguageServer):
         self.resolve_actions = False
         self.analyses = 0
         self.config_ready: asyncio.Event | None = None  # set once the initial settings are known
+        self.last_activity = 0.0  # loop time of the last scheduled analysis (idle-time reclaim, see heap)
+        self.reclaims = 0
+        self.tasks: set[asyncio.Task] = set()
+        self._resolved: dict[str, str] = {}
 
     async def wait_config(self) -> None:
         """Hold analyses until the client's settings have arrived (bounded: a silent client is not fatal)."""
@@ -278,10 +285,22 @@ class PhimlLanguageServer(LanguageServer):
 
     # -- analysis ---------------------------------------------------------------------------------
     def schedule(self, uri: str) -> None:
+        loop = asyncio.get_event_loop()
+        self.last_activity = loop.time()
         if uri in self.pending:
             return
         self.pending.add(uri)
-        asyncio.get_event_loop().create_task(self._analyse_and_publish(uri))
+        task = loop.create_task(self._analyse_and_publish(uri))
+        self.tasks.add(task)  # a reference, or the loop may drop the task half-way
+        task.add_done_callback(self.tasks.discard)
+
+    def _reclaim_when_idle(self) -> None:
+        """Collect the garbage frozen analyses left behind once nobody has typed for a moment (see heap)."""
+        loop = asyncio.get_event_loop()
+        if self.pending or loop.time() - self.last_activity < IDLE_RECLAIM_SECONDS or not heap.pending():
+            return
+        self.reclaims += 1
+        loop.run_in_executor(self.worker, heap.reclaim)
 
     async def _analyse_and_publish(self, uri: str) -> None:
         await asyncio.sleep(0)  # let queued notifications for this document land first
@@ -309,9 +328,12 @@ class PhimlLanguageServer(LanguageServer):
             if other_uri == uri:
                 other.analysed_version = version
             self.publish(other)
+        asyncio.get_event_loop().call_later(IDLE_RECLAIM_SECONDS, self._reclaim_when_idle)
 
     def _analyse(self, doc: Document, source: SourceText) -> dict[str, list[Diagnostic]]:
         """Worker thread: update the engine with this text and recompute open documents of its root."""
+        if heap.due():  # a long typing burst: do not let frozen garbage grow without bound
+            heap.reclaim()
         engine = self.engine_for(doc.path)
         engine.update(source)
         self.analyses += 1
@@ -349,9 +371,20 @@ class PhimlLanguageServer(LanguageServer):
                 "start": [diagnostic.span.start.line, diagnostic.span.start.col]}
         return to_lsp(diagnostic, lines, self.location_of, data, span)
 
+    def resolved_path(self, path: str) -> str:
+        """``Path.resolve`` memoised: it is a few system calls, and every related location asks."""
+        if path.startswith("untitled:"):
+            return path
+        found = self._resolved.get(path)
+        if found is None:
+            if len(self._resolved) > 10_000:
+                self._resolved.clear()
+            found = self._resolved[path] = str(Path(path).resolve())
+        return found
+
     def location_of(self, path: str, span: Span) -> tuple[str, types.Range] | None:
         """URI and range of a place in any file (open documents, else the file on disk)."""
-        key = str(Path(path).resolve()) if not path.startswith("untitled:") else path
+        key = self.resolved_path(path)
         for doc in self.documents.values():
             if doc.path in (path, key):
                 if doc.is_notebook:

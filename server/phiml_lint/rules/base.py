@@ -9,11 +9,11 @@ where a diagnostic must start with ``# expect: CODE`` comments, like the shared 
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from ..analysis.module import FunctionInfo, ModuleSummary, Scope
+from ..analysis.module import CallSite, FunctionInfo, ModuleSummary, Scope, iter_children
 from ..analysis.project import Facts, Project, TraceInfo
 from ..analysis.targets import Target
 from ..model import Severity, Span
@@ -43,6 +43,10 @@ class Context:
     def resolve(self, scope: Scope, expr: ast.expr) -> Target | None:
         return self.project.resolve(self.module, scope, expr)
 
+    def target(self, scope: Scope, expr: ast.expr) -> Target | None:
+        """``resolve`` followed through aliases (memoised by the project)."""
+        return self.project.target(self.module, scope, expr)
+
     def role(self, scope: Scope, expr: ast.expr) -> str | None:
         return self.project.role_of(self.module, scope, expr)
 
@@ -51,6 +55,19 @@ class Context:
             info = self.facts.traced.get(id(fn))
             if info is not None:
                 yield fn, info
+
+    def traced_sites(self, roles: Iterable[str] | None = None
+                     ) -> Iterator[tuple[CallSite, FunctionInfo, TraceInfo]]:
+        """Calls made by traced functions of this module (only those with one of ``roles`` if given).
+
+        The role filter uses the facts' index, so a rule about ``solve_linear`` does not resolve
+        every call of the module again.
+        """
+        sites = self.module.calls if roles is None else self.facts.sites_with(self.module, roles)
+        traced = self.facts.traced
+        for site in sites:
+            if site.function is not None and (trace := traced.get(id(site.function))) is not None:
+                yield site, site.function, trace
 
     def span(self, node: ast.AST) -> Span:
         return self.module.span(node)
@@ -108,17 +125,19 @@ def names_in(node: ast.AST) -> Iterator[ast.Name]:
 def walk_body(fn: FunctionInfo) -> list[ast.AST]:
     """Every node of a function's body, not descending into nested defs or classes (computed once)."""
     if fn.body_nodes is None:
-        fn.body_nodes = list(_walk_body(fn))
+        fn.body_nodes = _walk_body(fn)
     return fn.body_nodes
 
 
-def _walk_body(fn: FunctionInfo) -> Iterator[ast.AST]:
+def _walk_body(fn: FunctionInfo) -> list[ast.AST]:
     node = fn.node
     stack: list[ast.AST] = [node.body] if isinstance(node, ast.Lambda) else list(reversed(node.body))
+    out: list[ast.AST] = []
     while stack:
         current = stack.pop()
-        yield current
-        for child in reversed(list(ast.iter_child_nodes(current))):
+        out.append(current)
+        children = iter_children(current)
+        for child in reversed(children):
             if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
                 # decorators and defaults run in this function; the body does not
                 if not isinstance(child, ast.ClassDef):
@@ -126,3 +145,4 @@ def _walk_body(fn: FunctionInfo) -> Iterator[ast.AST]:
                     stack.extend(reversed([*child.args.defaults, *(d for d in child.args.kw_defaults if d)]))
                 continue
             stack.append(child)
+    return out

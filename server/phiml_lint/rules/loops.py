@@ -142,9 +142,9 @@ def run(fs, x):
             where = self._where(fn)
             if where:
                 yield Finding(ctx.span(spec.node), self._message(where, spec.kind), ctx.facts.trace(fn))
-        for site in ctx.module.calls:
+        for site in ctx.facts.sites_with(ctx.module, sorted(JIT_ROLES)):
             kind = ctx.role(site.scope, site.node.func)
-            if id(site.node) in decorators or kind not in JIT_ROLES:
+            if id(site.node) in decorators:
                 continue
             where = None
             if site.loops:
@@ -274,8 +274,8 @@ def run(x):
     )
 
     def check(self, ctx: Context) -> Iterator[Finding]:
-        for jit_call in ctx.facts.jit_calls:
-            if jit_call.module is not ctx.module or not jit_call.site.loops:
+        for jit_call in ctx.facts.calls_in(ctx.module):
+            if not jit_call.site.loops:
                 continue
             spec = jit_call.spec
             if spec.forget_traces:
@@ -399,15 +399,12 @@ def optimize(x):
     )
 
     def check(self, ctx: Context) -> Iterator[Finding]:
-        for site in ctx.module.calls:
-            if not site.loops:
-                continue
-            role = ctx.role(site.scope, site.node.func)
-            if role in FUNCTION_TRANSFORMS:
+        for site in ctx.facts.sites_with(ctx.module, sorted(FUNCTION_TRANSFORMS)):
+            if site.loops:
                 yield Finding(
                     ctx.span(site.node),
                     f"`{ast.unparse(site.node.func)}` inside a loop creates a new function, with new traces, "
                     "every iteration on all backends; create it once before the loop.",
                     ctx.facts.trace(site.function),
-                    {"role": role},
+                    {"role": ctx.role(site.scope, site.node.func)},
                 )

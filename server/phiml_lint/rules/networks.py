@@ -83,24 +83,23 @@ class Agent:
     )
 
     def check(self, ctx: Context) -> Iterator[Finding]:
-        for fn, trace in ctx.traced_functions():
-            for site in ctx.project.calls_in(fn):
-                call = site.node
-                role = ctx.role(site.scope, call.func)
-                net_expr: ast.expr | None = None
-                if role == "native_call" and call.args:
-                    if ctx.project.is_network(ctx.resolve(site.scope, call.args[0])):
-                        net_expr = call.args[0]
-                elif role is None and ctx.project.is_network(ctx.resolve(site.scope, call.func)):
-                    net_expr = call.func
-                if net_expr is not None:
-                    yield Finding(
-                        ctx.span(call),
-                        f"The network `{ast.unparse(net_expr)}` is called in jit-compiled code: Jax bakes its "
-                        "weights in as constants, so training has no effect on this function; call it in "
-                        "eager code or in the `loss_function` given to `update_weights`.",
-                        trace,
-                    )
+        for site, _fn, trace in ctx.traced_sites():
+            call = site.node
+            role = ctx.role(site.scope, call.func)
+            net_expr: ast.expr | None = None
+            if role == "native_call" and call.args:
+                if ctx.project.is_network(ctx.resolve(site.scope, call.args[0])):
+                    net_expr = call.args[0]
+            elif role is None and ctx.project.is_network(ctx.resolve(site.scope, call.func)):
+                net_expr = call.func
+            if net_expr is not None:
+                yield Finding(
+                    ctx.span(call),
+                    f"The network `{ast.unparse(net_expr)}` is called in jit-compiled code: Jax bakes its "
+                    "weights in as constants, so training has no effect on this function; call it in "
+                    "eager code or in the `loss_function` given to `update_weights`.",
+                    trace,
+                )
 
 
 @register
@@ -156,10 +155,8 @@ def train_step(x, y):
 """
 
     def check(self, ctx: Context) -> Iterator[Finding]:
-        for site in ctx.module.calls:
+        for site in ctx.facts.sites_with(ctx.module, ("update_weights",)):
             call = site.node
-            if ctx.role(site.scope, call.func) != "update_weights":
-                continue
             trace = ctx.facts.trace(site.function)
             if trace is not None:
                 yield Finding(
@@ -172,7 +169,7 @@ def train_step(x, y):
             loss = argument(call, 2, "loss_function")
             if loss is None:
                 continue
-            target = ctx.project.follow(ctx.resolve(site.scope, loss))
+            target = ctx.target(site.scope, loss)
             compiled = False
             if isinstance(target, Func):
                 compiled = ctx.project.function_spec(target.info) is not None and ctx.project.function_spec(

@@ -153,6 +153,8 @@ def eager(x):
         for fn, trace in ctx.traced_functions():
             seen: set[int] = set()
             for node in walk_body(fn):
+                if type(node) not in _WRITE_NODES:
+                    continue
                 found = self._write(ctx, fn, node)
                 if found is None:
                     continue
@@ -233,6 +235,11 @@ def eager(x):
             target = ctx.resolve(scope, root)
             return isinstance(target, Value | Param)
         return True
+
+
+#: The node types ``_write`` looks at (a set lookup skips the rest of a body cheaply).
+_WRITE_NODES = frozenset({ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete, ast.Call, ast.For, ast.AsyncFor,
+                          ast.With, ast.AsyncWith})
 
 
 def _inside(scope: object, fn: FunctionInfo) -> bool:

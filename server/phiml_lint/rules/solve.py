@@ -156,43 +156,42 @@ def eager(u, k):
     )
 
     def check(self, ctx: Context) -> Iterator[Finding]:
-        for fn, trace in ctx.traced_functions():
-            for site in ctx.project.calls_in(fn):
-                call = site.node
-                role = ctx.role(site.scope, call.func)
-                candidates: list[tuple[ast.expr, str]] = []
-                if role == "solve_linear":
-                    f = argument(call, 0, "f")
-                    if f is not None:
-                        candidates.append((f, "as the operator of `solve_linear`"))
-                elif role == "Solve":
-                    pre = argument(call, SOLVE_PREPROCESS_INDEX, "preprocess_y")
-                    if pre is not None:
-                        candidates.append((pre, "as `preprocess_y` of `Solve`"))
-                elif role == "custom_gradient":
-                    for index, name in ((0, "f"), (1, "gradient")):
-                        arg = argument(call, index, name)
-                        if arg is not None:
-                            candidates.append((arg, "to `custom_gradient`"))
-                elif isinstance(call.func, ast.Attribute) and call.func.attr == "with_preprocessing" and call.args:
-                    candidates.append((call.args[0], "to `Solve.with_preprocessing`"))
-                for expr, where in candidates:
-                    kind = temporary_kind(ctx, fn, site.scope, expr)
-                    if kind is None:
-                        continue
-                    preprocess = "preprocess" in where
-                    way_out = (
-                        "apply the preprocessing to `y` before the solve"
-                        if preprocess else "hoist it to a module-level `jit_compile_linear` function"
-                        if role == "solve_linear" else "define it at module level"
-                    )
-                    yield Finding(
-                        ctx.span(expr),
-                        f"{kind[0].upper()}{kind[1:]} is created on every call of traced code and passed {where}: "
-                        f"Jax leaks its tracers into the custom gradient; {way_out}.",
-                        trace,
-                        {"role": role, "preprocess": preprocess},
-                    )
+        for site, fn, trace in ctx.traced_sites():
+            call = site.node
+            role = ctx.role(site.scope, call.func)
+            candidates: list[tuple[ast.expr, str]] = []
+            if role == "solve_linear":
+                f = argument(call, 0, "f")
+                if f is not None:
+                    candidates.append((f, "as the operator of `solve_linear`"))
+            elif role == "Solve":
+                pre = argument(call, SOLVE_PREPROCESS_INDEX, "preprocess_y")
+                if pre is not None:
+                    candidates.append((pre, "as `preprocess_y` of `Solve`"))
+            elif role == "custom_gradient":
+                for index, name in ((0, "f"), (1, "gradient")):
+                    arg = argument(call, index, name)
+                    if arg is not None:
+                        candidates.append((arg, "to `custom_gradient`"))
+            elif isinstance(call.func, ast.Attribute) and call.func.attr == "with_preprocessing" and call.args:
+                candidates.append((call.args[0], "to `Solve.with_preprocessing`"))
+            for expr, where in candidates:
+                kind = temporary_kind(ctx, fn, site.scope, expr)
+                if kind is None:
+                    continue
+                preprocess = "preprocess" in where
+                way_out = (
+                    "apply the preprocessing to `y` before the solve"
+                    if preprocess else "hoist it to a module-level `jit_compile_linear` function"
+                    if role == "solve_linear" else "define it at module level"
+                )
+                yield Finding(
+                    ctx.span(expr),
+                    f"{kind[0].upper()}{kind[1:]} is created on every call of traced code and passed {where}: "
+                    f"Jax leaks its tracers into the custom gradient; {way_out}.",
+                    trace,
+                    {"role": role, "preprocess": preprocess},
+                )
 
 
 @register
@@ -267,7 +266,7 @@ smoothed = math.custom_gradient(_fwd, lambda i, y, dy: {'x': dy})
             if trace is None:
                 continue
             for site in ctx.project.calls_in(fn):
-                target = ctx.project.follow(ctx.resolve(site.scope, site.node.func))
+                target = ctx.target(site.scope, site.node.func)
                 what = None
                 if isinstance(target, Api) and target.role == "solve_linear":
                     what = "`solve_linear` (its implicit backward pass is a custom gradient)"
@@ -325,15 +324,13 @@ def solve(y, op):
 """
 
     def check(self, ctx: Context) -> Iterator[Finding]:
-        for fn, trace in ctx.traced_functions():
-            for site in ctx.project.calls_in(fn):
-                if ctx.role(site.scope, site.node.func) == "SolveTape":
-                    yield Finding(
-                        ctx.span(site.node),
-                        "`SolveTape` inside jit-compiled code fails on PyTorch and records tracers on Jax; "
-                        "use it around an eager call instead.",
-                        trace,
-                    )
+        for site, _fn, trace in ctx.traced_sites(("SolveTape",)):
+                yield Finding(
+                    ctx.span(site.node),
+                    "`SolveTape` inside jit-compiled code fails on PyTorch and records tracers on Jax; "
+                    "use it around an eager call instead.",
+                    trace,
+                )
 
 
 @register
@@ -420,31 +417,28 @@ def step(u):
     )
 
     def check(self, ctx: Context) -> Iterator[Finding]:
-        for fn, trace in ctx.traced_functions():
-            for site in ctx.project.calls_in(fn):
-                call = site.node
-                if ctx.role(site.scope, call.func) != "solve_linear":
-                    continue
-                f = argument(call, 0, "f")
-                if f is None:
-                    continue
-                kind = self._plain(ctx, site.scope, f)
-                if kind is None:
-                    continue
-                yield Finding(
-                    ctx.span(call),
-                    f"`solve_linear` in jit-compiled code gets {kind}, so it solves matrix-free and PyTorch's "
-                    "trace fails; pass a `jit_compile_linear` function instead.",
-                    trace,
-                    {"operator": kind},
-                )
+        for site, _fn, trace in ctx.traced_sites(("solve_linear",)):
+            call = site.node
+            f = argument(call, 0, "f")
+            if f is None:
+                continue
+            kind = self._plain(ctx, site.scope, f)
+            if kind is None:
+                continue
+            yield Finding(
+                ctx.span(call),
+                f"`solve_linear` in jit-compiled code gets {kind}, so it solves matrix-free and PyTorch's "
+                "trace fails; pass a `jit_compile_linear` function instead.",
+                trace,
+                {"operator": kind},
+            )
 
     def _plain(self, ctx: Context, scope: Scope, f: ast.expr) -> str | None:
         if isinstance(f, ast.Lambda):
             return "a lambda"
         if isinstance(f, ast.Call):
             return "a `partial(...)`" if ctx.role(scope, f.func) == "partial" else None
-        target = ctx.project.follow(ctx.resolve(scope, f))
+        target = ctx.target(scope, f)
         if isinstance(target, Func):
             spec = ctx.project.function_spec(target.info)
             if spec is not None and spec.kind == "jit_compile_linear":
@@ -557,9 +551,7 @@ def run(v, op):
                 defaulted = _solve_like(ctx, fn.outer, fn.default_of(arg.arg))
                 if annotated or defaulted:
                     flagged.add(arg.arg)
-            for jit_call in ctx.facts.jit_calls:
-                if jit_call.function is not fn:
-                    continue
+            for jit_call in ctx.facts.calls_of(fn):
                 for name, value in _bind_arguments(fn, jit_call.site.node, via_instance=_via_instance(jit_call)):
                     if name in aux or name in flagged:
                         continue

@@ -93,18 +93,15 @@ def smooth(grid, backend):
     )
 
     def check(self, ctx: Context) -> Iterator[Finding]:
-        for fn, trace in ctx.traced_functions():
-            for site in ctx.project.calls_in(fn):
-                role = ctx.role(site.scope, site.node.func)
-                if role in GRADIENT_ROLES:
-                    yield Finding(
-                        ctx.span(site.node),
-                        f"`{ast.unparse(site.node.func)}` in jit-compiled code asks PyTorch to trace a backward "
-                        "pass, which ΦML documents as unsupported; create the gradient function outside and "
-                        "jit-compile that instead.",
-                        trace,
-                        {"role": role},
-                    )
+        for site, _fn, trace in ctx.traced_sites(GRADIENT_ROLES):
+            yield Finding(
+                ctx.span(site.node),
+                f"`{ast.unparse(site.node.func)}` in jit-compiled code asks PyTorch to trace a backward "
+                "pass, which ΦML documents as unsupported; create the gradient function outside and "
+                "jit-compile that instead.",
+                trace,
+                {"role": ctx.role(site.scope, site.node.func)},
+            )
 
 
 @register
@@ -236,7 +233,7 @@ def scale(x, factor: float):
         # passed to ``range``: a number whatever its annotation says
         params = {a.arg for a in traced_params(fn)} - aux
         for node in walk_body(fn):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range":
+            if type(node) is ast.Call and isinstance(node.func, ast.Name) and node.func.id == "range":
                 for arg in node.args:
                     for name in _plain_names(arg):
                         if name.id in params:
@@ -245,6 +242,8 @@ def scale(x, factor: float):
 
     def _uses(self, fn: FunctionInfo, numbers: set[str]) -> Iterator[tuple[ast.Name, str]]:
         for node in walk_body(fn):
+            if type(node) not in _USE_NODES:
+                continue
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
                 if node.func.id == "range":
                     for arg in node.args:
@@ -270,6 +269,10 @@ def scale(x, factor: float):
                 for name in _plain_names(test):
                     if name.id in numbers:
                         yield name, kind
+
+
+#: The node types ``_uses`` looks at.
+_USE_NODES = frozenset({ast.Call, ast.If, ast.While, ast.IfExp, ast.Assert, ast.comprehension})
 
 
 def _plain_names(expr: ast.expr) -> Iterator[ast.Name]:
