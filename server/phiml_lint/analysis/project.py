@@ -150,14 +150,15 @@ class Project:
         self.modules: dict[str, ModuleSummary] = {}  # path -> summary
         self._missing: set[str] = set()
         self._facts: Facts | None = None
-        self._calls_by_function: dict[int, list[CallSite]] | None = None
+        self._calls_by_function: dict[FunctionInfo, list[CallSite]] | None = None
         self._loader = loader  # callable(path) -> SourceText | None, for files not yet added
         self.jedi = None  # set by the engine when jedi is enabled
         # Resolution memos, cleared on any change (see ``target``): a call's callee is resolved by
         # the facts, by several rules and by the jit-call index; a module-level name by every use.
-        self._target_cache: dict[int, Target | None] = {}  # id(expr) -> followed target
-        self._name_cache: dict[tuple[int, str], Target | None] = {}  # (id(scope), name) -> target
-        self._member_cache: dict[tuple[int, str], Target | None] = {}  # (id(module), name) -> target
+        # Keyed by the objects themselves (identity hashes), not ``id()``: no int per entry.
+        self._target_cache: dict[ast.expr, Target | None] = {}  # expr -> followed target
+        self._name_cache: dict[Scope, dict[str, Target | None]] = {}  # scope -> name -> target
+        self._member_cache: dict[ModuleSummary, dict[str, Target | None]] = {}  # module -> name -> target
         self._file_cache: dict[tuple[str, str, int], Path | None] = {}  # cleared when files appear/vanish
         self._resolved: dict[Path, str] = {}
         self.analysed = 0  # how many module summaries were built (tests count re-analysis)
@@ -312,10 +313,12 @@ class Project:
         return None
 
     def resolve_name(self, module: ModuleSummary, scope: Scope, name: str, depth: int = 0) -> Target | None:
-        key = (id(scope), name)
-        if key in self._name_cache:
-            return self._name_cache[key]
-        target = self._name_cache[key] = self._resolve_name(module, scope, name, depth)
+        memo = self._name_cache.get(scope)
+        if memo is None:
+            memo = self._name_cache[scope] = {}
+        elif name in memo:
+            return memo[name]
+        target = memo[name] = self._resolve_name(module, scope, name, depth)
         return target
 
     def _resolve_name(self, module: ModuleSummary, scope: Scope, name: str, depth: int) -> Target | None:
@@ -331,7 +334,7 @@ class Project:
                 return target
         return None
 
-    def _binding(self, module: ModuleSummary, scope: Scope, name: str, bindings: list, depth: int) -> Target | None:
+    def _binding(self, module: ModuleSummary, scope: Scope, name: str, bindings: tuple, depth: int) -> Target | None:
         kinds = {b.kind for b in bindings}
         if "param" in kinds and scope.function is not None:
             return Param(scope.function, name)
@@ -405,10 +408,12 @@ class Project:
         return module.name.split(".")[0] == dotted.split(".", maxsplit=1)[0] and self.find_module_file(dotted, module) is not None
 
     def _member(self, summary: ModuleSummary, name: str, depth: int) -> Target | None:
-        key = (id(summary), name)
-        if key in self._member_cache:
-            return self._member_cache[key]
-        target = self._member_cache[key] = self._find_member(summary, name, depth)
+        memo = self._member_cache.get(summary)
+        if memo is None:
+            memo = self._member_cache[summary] = {}
+        elif name in memo:
+            return memo[name]
+        target = memo[name] = self._find_member(summary, name, depth)
         return target
 
     def _find_member(self, summary: ModuleSummary, name: str, depth: int) -> Target | None:
@@ -450,13 +455,12 @@ class Project:
     def target(self, module: ModuleSummary, scope: Scope, expr: ast.expr) -> Target | None:
         """What ``expr`` denotes after following aliases: ``follow(resolve(...))``, memoised per node.
 
-        An expression node is evaluated in one scope, so its id is the key; the memo lives until
+        An expression node is evaluated in one scope, so the node is the key; the memo lives until
         the next change to the project.
         """
-        key = id(expr)
-        if key in self._target_cache:
-            return self._target_cache[key]
-        target = self._target_cache[key] = self.follow(self.resolve(module, scope, expr))
+        if expr in self._target_cache:
+            return self._target_cache[expr]
+        target = self._target_cache[expr] = self.follow(self.resolve(module, scope, expr))
         return target
 
     def role_of(self, module: ModuleSummary, scope: Scope, expr: ast.expr) -> str | None:
@@ -495,12 +499,12 @@ class Project:
         if expr is None:
             return None
         if isinstance(expr, ast.Lambda):
-            return module.function_of.get(id(expr))
+            return module.function_of.get(expr)
         target = self.target(module, scope, expr)
         if isinstance(target, Func):
             return target.info
         if isinstance(target, Value) and isinstance(target.expr, ast.Lambda):
-            return target.module.function_of.get(id(target.expr))
+            return target.module.function_of.get(target.expr)
         return None
 
     def is_network(self, target: Target | None, depth: int = 0) -> bool:
@@ -593,13 +597,13 @@ class Project:
     # -- facts -------------------------------------------------------------------------------------------
     def calls_in(self, fn: FunctionInfo) -> list[CallSite]:
         if self._calls_by_function is None:
-            index: dict[int, list[CallSite]] = {}
+            index: dict[FunctionInfo, list[CallSite]] = {}
             for summary in list(self.modules.values()):
                 for site in summary.calls:
                     if site.function is not None:
-                        index.setdefault(id(site.function), []).append(site)
+                        index.setdefault(site.function, []).append(site)
             self._calls_by_function = index
-        return self._calls_by_function.get(id(fn), [])
+        return self._calls_by_function.get(fn, [])
 
     def facts(self) -> Facts:
         if self._facts is None:

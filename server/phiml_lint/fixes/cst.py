@@ -386,7 +386,7 @@ def resolves_to_role(project: Project, summary: ModuleSummary, text: str, role: 
 
 def bound_before(summary: ModuleSummary, name: str, line: int) -> bool:
     """True when a module-level binding of ``name`` (or a star import) comes before 0-based ``line``."""
-    for binding in summary.module_scope.bindings.get(name, []):
+    for binding in summary.module_scope.bindings.get(name, ()):
         node = binding.node
         if node is not None and getattr(node, "lineno", line + 2) - 1 < line:
             return True

@@ -256,13 +256,13 @@ class _Mover:
         module = self.module
         if name in identifiers_at_module(self.module) or name in fn.scope.globals | fn.scope.nonlocals:
             return False
-        bindings = fn.scope.bindings.get(name, [])
+        bindings = fn.scope.bindings.get(name, ())
         if len(bindings) != 1 or bindings[0].node is not self.statement:
             return False
         for node in names_in(module.tree):
             if node.id != name:
                 continue
-            found = module.lookup_local(name, module.name_scope.get(id(node), module.module_scope))
+            found = module.lookup_local(name, module.scope_for_name(node))
             if found is None or found[0] is module.module_scope:
                 return False  # read as a global somewhere: the new module-level name would change it
         return True
@@ -270,7 +270,7 @@ class _Mover:
     def _local_uses(self, fn: FunctionInfo, name: str) -> list[ast.Name]:
         """The loads of the assigned local (all must resolve to this one binding)."""
         module = self.module
-        bindings = fn.scope.bindings.get(name, [])
+        bindings = fn.scope.bindings.get(name, ())
         if len(bindings) != 1 or bindings[0].node is not self.statement or name in fn.scope.nonlocals \
                 or name in fn.scope.globals:
             raise NoFix(f"`{name}` is bound more than once")
@@ -278,7 +278,7 @@ class _Mover:
         for node in names_in(fn.node):
             if node.id != name or node is self.statement.targets[0]:  # type: ignore[union-attr]
                 continue
-            found = module.lookup_local(name, module.name_scope.get(id(node), module.module_scope))
+            found = module.lookup_local(name, module.scope_for_name(node))
             if found is None or found[0] is not fn.scope or not isinstance(node.ctx, ast.Load):
                 raise NoFix(f"`{name}` is shadowed or rebound")
             uses.append(node)
@@ -287,7 +287,7 @@ class _Mover:
     def _rename(self, rewrite: Rewrite, uses: list[ast.Name], name: str) -> None:
         module = self.module
         for node in uses:
-            found = module.lookup_local(name, module.name_scope.get(id(node), module.module_scope))
+            found = module.lookup_local(name, module.scope_for_name(node))
             if found is not None and found[0] is not module.module_scope:
                 raise NoFix(f"`{name}` is shadowed where it would be used")
             rewrite.replace(rewrite.file.of(module, node, cst.Name), cst.Name(name))
@@ -311,7 +311,7 @@ class _Mover:
             same_args = [ast.dump(a) for a in value.args] == [ast.dump(a) for a in self.call.args]
             same_kw = sorted(map(ast.dump, value.keywords)) == sorted(map(ast.dump, self.call.keywords))
             name = stmt.targets[0].id
-            if not (same_args and same_kw) or len(module.module_scope.bindings.get(name, [])) != 1:
+            if not (same_args and same_kw) or len(module.module_scope.bindings.get(name, ())) != 1:
                 continue
             found = module.lookup_local(name, self.site.scope)
             if found is not None and found[0] is module.module_scope:

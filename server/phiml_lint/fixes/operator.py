@@ -112,7 +112,7 @@ class _OperatorFix:
         f = self.call.args[0]
         module, scope = self.module, self.site.scope
         if isinstance(f, ast.Lambda):
-            return self.hoist(module.function_of[id(f)], None)
+            return self.hoist(module.function_of[f], None)
         if isinstance(f, ast.Call):
             if self.project.role_of(module, scope, f.func) != "partial":
                 raise NoFix("the operator is a call")
@@ -129,7 +129,7 @@ class _OperatorFix:
                 if (binding.kind == "assign" and isinstance(binding.value, ast.Lambda)
                         and isinstance(binding.node, ast.Assign) and len(binding.node.targets) == 1
                         and isinstance(binding.node.targets[0], ast.Name)):
-                    return self.hoist(module.function_of[id(binding.value)], binding)
+                    return self.hoist(module.function_of[binding.value], binding)
                 raise NoFix("the operator is a local value")
         target = self.project.follow(self.project.resolve(module, scope, f))
         if isinstance(target, Func):
@@ -210,7 +210,7 @@ class _OperatorFix:
         created = node_start(op.node)
         out: list[str] = []
         for name in sorted(names_in(op.node), key=node_start):  # in source order
-            scope = module.name_scope.get(id(name))
+            scope = module.scope_of_name(name)
             if scope is None:
                 raise NoFix(f"no scope for {name.id}")
             found = module.lookup_local(name.id, scope)
@@ -255,7 +255,7 @@ class _OperatorFix:
         for node in names_in(module.tree):
             if node.id != name or not isinstance(node.ctx, ast.Load):
                 continue
-            found = module.lookup_local(name, module.name_scope.get(id(node), module.module_scope))
+            found = module.lookup_local(name, module.scope_for_name(node))
             if found is not None and binding in found[1]:
                 uses += 1
         if uses != 1:
@@ -347,14 +347,14 @@ class _OperatorFix:
         """Remove the import of ``partial`` (or ``functools``) when this call was its only use."""
         head = _head(func)
         module = self.module
-        bindings = module.module_scope.bindings.get(head or "", [])
+        bindings = module.module_scope.bindings.get(head or "", ())
         if head is None or len(bindings) != 1 or bindings[0].kind != "import":
             return
         binding = bindings[0]
         uses = 0
         for node in names_in(module.tree):
             if node.id == head:
-                found = module.lookup_local(head, module.name_scope.get(id(node), module.module_scope))
+                found = module.lookup_local(head, module.scope_for_name(node))
                 uses += found is not None and binding in found[1]
         node = binding.node
         if uses != 1 or not isinstance(node, ast.Import | ast.ImportFrom):
@@ -419,7 +419,7 @@ class _OperatorFix:
             inner = self.project.resolve(module, module.module_scope, value.args[0])
             name = stmt.targets[0].id
             if isinstance(inner, Api) and api.origin(inner.path) == origin \
-                    and len(module.module_scope.bindings.get(name, [])) == 1:
+                    and len(module.module_scope.bindings.get(name, ())) == 1:
                 found = module.lookup_local(name, self.site.scope)
                 if found is not None and found[0] is module.module_scope:
                     return name
@@ -476,7 +476,7 @@ class _OperatorFix:
         module = self.module
         if not isinstance(func, ast.Name) or LINEAR in self.taken:
             return False
-        bindings = module.module_scope.bindings.get(func.id, [])
+        bindings = module.module_scope.bindings.get(func.id, ())
         if len(bindings) != 1 or not isinstance(bindings[0].node, ast.ImportFrom):
             return False
         node = bindings[0].node

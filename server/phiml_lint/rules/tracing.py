@@ -294,5 +294,5 @@ def _plain_names(expr: ast.expr) -> Iterator[ast.Name]:
 
 def _rebound(fn: FunctionInfo, name: str) -> bool:
     """True when the body reassigns the parameter (then its value is no longer the argument)."""
-    bindings = fn.scope.bindings.get(name, [])
+    bindings = fn.scope.bindings.get(name, ())
     return any(b.kind != "param" for b in bindings)
