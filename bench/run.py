@@ -445,6 +445,25 @@ def lsp_benchmarks(work: Path, edits: int, results: dict) -> None:
             pass
         results["open_all"] = {"files": len(files), "unpublished": len(pending), "seconds": time.perf_counter() - start,
                                "rss_kib": client.rss_kib()}
+        # editing a hub module of a real project (most of phiflow imports it), every file open
+        target = root / "phi" / "field" / "_field_math.py"
+        text = target.read_text(encoding="utf-8")
+        uri = target.as_uri()
+        version = len(files) + 1
+        latencies, parses = [], []
+        for i in range(max(edits // 2, 5)):
+            version += 1
+            new = f"{text}\n# edit {i}\n"
+            start = time.perf_counter()
+            client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version},
+                                                     "contentChanges": [{"text": new}]})
+            client.wait(_published(uri, version), 60)
+            latencies.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            ast.parse(new)
+            parses.append(time.perf_counter() - start)
+        results["project_edit"] = {"lat": latencies, "parse": parses, "lines": text.count("\n"),
+                                   "file": str(target.relative_to(root))}
     finally:
         client.close()
 
@@ -501,6 +520,12 @@ def write_report(results: dict, out: Path, profile: str) -> None:
         md.append(f"| server RSS after didOpen of all {oa['files']} phiflow files | "
                   f"{(oa['rss_kib'] or 0) / 1024:.0f} MiB | | | {oa['unpublished']} not yet published after "
                   f"{oa['seconds']:.0f} s |")
+    pe = results.get("project_edit")
+    if pe:
+        med, par = statistics.median(pe["lat"]), statistics.median(pe["parse"])
+        md.append(f"| didChange→publishDiagnostics in a project: `{pe['file']}` ({pe['lines']} lines) with all "
+                  f"phiflow files open ({len(pe['lat'])} edits) | {1000 * med:.1f} ms | {1000 * p95(pe['lat']):.1f} ms | "
+                  f"{1000 * par:.1f} ms | {med / par:.1f}× / {p95(pe['lat']) / par:.1f}× |")
     md += ["", "## Scaling (shared rule corpus replicated)", "", "| copies | files | wall time | per file |",
            "|---|---|---|---|"]
     for factor, n, times in results.get("scaling", []):

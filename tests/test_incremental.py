@@ -38,3 +38,25 @@ def test_only_the_edited_module_is_reparsed_and_dependents_rechecked(tmp_path: P
     assert engine.dependency_key(paths["ops.py"]) != before
     assert engine.diagnostics(paths["ops.py"]) == []
     assert engine.checks[str((tmp_path / "other.py").resolve())] == 1
+
+
+def test_an_edit_keeps_the_resolution_memos_of_modules_that_do_not_import_it(tmp_path: Path):
+    files = {"sim.py": SIM, "ops.py": OPS, "other.py": OTHER}
+    engine = Engine(tmp_path, use_jedi=False)
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+        engine.update(from_text(text, str(tmp_path / name)))
+    paths = {name: str((tmp_path / name).resolve()) for name in files}
+    for path in paths.values():
+        engine.diagnostics(path)
+    memos = {name: engine.project.modules[p].memo for name, p in paths.items()}
+    assert all(memo is not None for memo in memos.values())
+
+    engine.update(from_text(OPS + "\n# edited\n", paths["ops.py"]))
+    assert engine.dependents(paths["ops.py"]) == {paths["sim.py"]}
+    assert engine.project.modules[paths["other.py"]].memo is memos["other.py"]  # kept
+    assert engine.project.modules[paths["sim.py"]].memo is None  # imports ops: resolved again
+    assert [d.code for d in engine.diagnostics(paths["sim.py"])] == []
+    # a new file can change how any import resolves: everything is resolved again
+    engine.update(from_text("x = 1\n", str(tmp_path / "new.py")))
+    assert engine.project.modules[paths["other.py"]].memo is None

@@ -230,18 +230,12 @@ class Engine:
         return (key, id(module), traced, forwards, specs, calls)
 
     def imports(self, path: str, other: str) -> bool:
-        """Does the module at ``path`` import the module at ``other`` (by name, any spelling)?"""
-        module = self.project.modules.get(self.key(path))
-        target = self.project.modules.get(self.key(other))
-        if module is None or target is None:
-            return False
-        name = target.name
-        for imported, level in module.imports:
-            if level:
-                return True  # relative imports: cheap to be conservative
-            if imported == name or name.startswith(imported + ".") or imported.startswith(name + "."):
-                return True
-        return False
+        """Does the module at ``path`` import the module at ``other``, directly or through others?"""
+        return self.key(path) in self.dependents(other)
+
+    def dependents(self, path: str) -> set[str]:
+        """Keys of the modules that import ``path`` (transitively): their diagnostics may follow its text."""
+        return self.project.importers(self.key(path))
 
     @staticmethod
     def _suppressed(source: SourceText, diagnostic: Diagnostic) -> bool:

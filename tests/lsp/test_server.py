@@ -249,3 +249,23 @@ async def test_cross_file_fix_is_one_workspace_edit(client: LanguageClient, tmp_
     assert list(fix.edit.changes) == [ops_uri]
     new = apply_edits((tmp_path / "ops.py").read_text(), fix.edit.changes[ops_uri])
     assert "@math.jit_compile(auxiliary_args='order', forget_traces=True)" in new
+
+
+async def test_edited_document_first_then_the_documents_depending_on_it(client: LanguageClient, tmp_path: Path):
+    """The edited file is published before dependents are re-checked (typing is never queued behind them)."""
+    sim = tmp_path / "sim.py"
+    ops = tmp_path / "ops.py"
+    sim.write_text("from phiml import math\nfrom ops import helper\n\n@math.jit_compile\ndef step(x):\n"
+                   "    return helper(x)\n")
+    ops.write_text("cache = {}\n\ndef helper(x):\n    cache['x'] = x\n    return x\n")
+    await client.initialize_session(initialize_params(tmp_path))
+    sim_uri, ops_uri = open_file(client, sim), open_file(client, ops)
+    await wait_for_diagnostics(client, ops_uri, lambda d: [x.code for x in d] == ["PML101"])
+    # sim.step stops calling helper and starts writing module state itself
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=sim_uri, version=2),
+        content_changes=[types.TextDocumentContentChangeWholeDocument(
+            text="from phiml import math\nlog = []\n\n@math.jit_compile\ndef step(x):\n    log.append(x)\n"
+                 "    return x\n")]))
+    await wait_for_diagnostics(client, ops_uri, lambda d: len(d) == 0)  # facts changed: helper is no longer traced
+    assert [x.code for x in client.diagnostics[sim_uri]] == ["PML101"]  # published before ops was re-checked

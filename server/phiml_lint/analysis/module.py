@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from ..model import Pos, Span
 from .source import SourceText
+
+if TYPE_CHECKING:
+    from .project import Memo
 
 ScopeKind = Literal["module", "class", "function", "lambda", "comprehension"]
 BindingKind = Literal["import", "star", "def", "class", "assign", "param", "loop", "other"]
@@ -45,7 +48,6 @@ class Scope:
 
     kind: ScopeKind
     parent: Scope | None
-    node: ast.AST
     bindings: dict[str, tuple[Binding, ...]] = field(default_factory=dict)
     globals: frozenset[str] = frozenset()  # replaced, not mutated: most scopes have none (saves two sets each)
     nonlocals: frozenset[str] = frozenset()
@@ -166,8 +168,35 @@ class ModuleSummary:
         self.calls: list[CallSite] = []
         self.function_of: dict[ast.AST, FunctionInfo] = {}  # def/lambda node -> info
         self.imports: list[tuple[str, int]] = []  # (dotted module, relative level) for dependencies
-        self.module_scope = Scope("module", None, tree)
+        self.memo: Memo | None = None  # the project's resolution memo for this module
+        self.import_paths: frozenset[str] | None = None  # project files imported (set by the project)
+        self.module_scope = Scope("module", None)
+        self.scopes: list[Scope] = [self.module_scope]  # every scope, for dispose()
         _Builder(self).run()
+
+    def dispose(self) -> None:
+        """Break this summary's reference cycles, so reference counting frees it as soon as it is replaced.
+
+        Why: analyses are frozen out of the collector's sight (:mod:`phiml_lint.heap`), so a
+        replaced summary that still formed cycles would wait for an idle-time full collection.
+        The cycles are scope <-> function/class, scope -> binding -> statement -> ``Name`` ->
+        scope, summary <-> its functions, classes and call sites, and class <-> methods; every
+        remaining reference points "upwards" (to an enclosing scope or to the summary).
+        ``tests/test_heap.py`` checks that a replaced summary is freed with the collector off.
+        """
+        for scope in self.scopes:
+            scope.bindings = {}
+            scope.function = None
+            scope.cls = None
+        for cls in self.classes:
+            cls.methods = {}
+            cls._attributes = None
+        self.scopes = []
+        self.functions = []
+        self.classes = []
+        self.calls = []
+        self.function_of = {}
+        self.memo = None
 
     # -- positions -------------------------------------------------------------------------
     def char_col(self, line: int, byte_col: int) -> int:
@@ -323,7 +352,8 @@ class _Builder:
     def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> None:
         name = "<lambda>" if isinstance(node, ast.Lambda) else node.name
         outer = self.scope
-        scope = Scope("lambda" if isinstance(node, ast.Lambda) else "function", outer, node)
+        scope = Scope("lambda" if isinstance(node, ast.Lambda) else "function", outer)
+        self.m.scopes.append(scope)
         qual = ".".join([*self.qual, name])
         info = FunctionInfo(
             name=name, qualname=qual, node=node, module=self.m, scope=scope, outer=outer,
@@ -370,7 +400,8 @@ class _Builder:
         for expr in [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]:
             self.visit(expr)
         outer = self.scope
-        scope = Scope("class", outer, node)
+        scope = Scope("class", outer)
+        self.m.scopes.append(scope)
         info = ClassInfo(node.name, ".".join([*self.qual, node.name]), node, scope, outer, self.m)
         scope.cls = info
         self.m.classes.append(info)
@@ -383,7 +414,8 @@ class _Builder:
 
     def _comprehension(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp) -> None:
         outer = self.scope
-        scope = Scope("comprehension", outer, node)
+        scope = Scope("comprehension", outer)
+        self.m.scopes.append(scope)
         for i, gen in enumerate(node.generators):
             # the first iterable is evaluated in the enclosing scope
             self.scope = outer if i == 0 else scope
@@ -422,6 +454,7 @@ class _Builder:
                 continue
             target = f"{module}.{alias.name}" if module else alias.name
             self.scope.bind(alias.asname or alias.name, Binding("import", node, target=target))
+            self.m.imports.append((target, node.level))  # ``from pkg import submodule`` depends on it too
 
     def visit_Global(self, node: ast.Global) -> None:
         self.scope.globals = self.scope.globals | set(node.names)

@@ -127,6 +127,20 @@ class Facts:
         return None if fn is None else self.traced.get(id(fn))
 
 
+@dataclass(eq=False, slots=True)
+class Memo:
+    """Resolution results that belong to one module, kept on its summary.
+
+    Dropped with the summary, or by :meth:`Project._changed` when a module it imports changes;
+    kept across edits of unrelated modules, so an edit re-resolves only what it can affect.
+    Keyed by the objects themselves (identity hashes), not ``id()``: no int object per entry.
+    """
+
+    targets: dict[ast.expr, Target | None] = field(default_factory=dict)  # expr -> followed target
+    names: dict[Scope, dict[str, Target | None]] = field(default_factory=dict)  # scope -> name -> target
+    members: dict[str, Target | None] = field(default_factory=dict)  # name looked up *in* this module
+
+
 def module_name_for(path: Path, root: Path) -> str:
     """Dotted module name of a file relative to the project root (``src/`` layouts too)."""
     try:
@@ -153,49 +167,101 @@ class Project:
         self._calls_by_function: dict[FunctionInfo, list[CallSite]] | None = None
         self._loader = loader  # callable(path) -> SourceText | None, for files not yet added
         self.jedi = None  # set by the engine when jedi is enabled
-        # Resolution memos, cleared on any change (see ``target``): a call's callee is resolved by
-        # the facts, by several rules and by the jit-call index; a module-level name by every use.
-        # Keyed by the objects themselves (identity hashes), not ``id()``: no int per entry.
-        self._target_cache: dict[ast.expr, Target | None] = {}  # expr -> followed target
-        self._name_cache: dict[Scope, dict[str, Target | None]] = {}  # scope -> name -> target
-        self._member_cache: dict[ModuleSummary, dict[str, Target | None]] = {}  # module -> name -> target
+        # Resolution memos live on each summary (``ModuleSummary.memo``, see :class:`Memo`).
         self._file_cache: dict[tuple[str, str, int], Path | None] = {}  # cleared when files appear/vanish
         self._resolved: dict[Path, str] = {}
         self.analysed = 0  # how many module summaries were built (tests count re-analysis)
 
     # -- modules -----------------------------------------------------------------------------
     def add(self, source: SourceText, tree: ast.Module) -> ModuleSummary:
+        """Add or replace a module. Replacing keeps the resolution memos of modules that do not import it."""
         path = str(Path(source.path).resolve()) if not source.path.startswith("untitled:") else source.path
         name = module_name_for(Path(path), self.root) if not source.path.startswith("untitled:") else "__main__"
         summary = ModuleSummary(source, name, tree)
         summary.path = path
-        if path not in self.modules:
-            self._file_cache.clear()  # a new file can change how imports resolve
+        old = self.modules.get(path)
         self.modules[path] = summary
         self.analysed += 1
-        self.invalidate()
+        if old is not None:
+            self._changed(path)
+            self._facts = None  # the old facts point into the old summary: drop them before freeing it
+            old.dispose()
+        else:
+            self._file_cache.clear()  # a new file can change how any import resolves
+            self.invalidate()
         return summary
 
     def remove(self, path: str) -> None:
-        if self.modules.pop(str(Path(path).resolve()) if not path.startswith("untitled:") else path, None):
+        old = self.modules.pop(str(Path(path).resolve()) if not path.startswith("untitled:") else path, None)
+        if old is not None:
             self._file_cache.clear()
         self.invalidate()
+        if old is not None:
+            old.dispose()
 
     def invalidate(self) -> None:
+        """Forget every derived result (configuration changed, a file appeared or vanished)."""
+        for summary in self.modules.values():
+            summary.memo = None
+            summary.import_paths = None
+        self._changed(None)
+
+    def _changed(self, path: str | None) -> None:
+        """A module's text changed: drop the memos of the modules whose resolution can pass through it.
+
+        Resolution only reaches another project module through an import (a name imported from
+        it, a star import, a module reference, an instance of its class), so the modules that
+        import ``path``, directly or through others, are the only ones whose memos can be stale.
+        The project-wide facts are recomputed from the memos that remain.
+        """
+        if path is not None:
+            for importer in self.importers(path):
+                self.modules[importer].memo = None
         self._facts = None
         self._calls_by_function = None
-        self._target_cache.clear()
-        self._name_cache.clear()
-        self._member_cache.clear()
         self._missing.clear()
+
+    def import_paths(self, module: ModuleSummary) -> frozenset[str]:
+        """The project files ``module`` imports (each package on a dotted path counts), computed once."""
+        if module.import_paths is None:
+            found: set[str] = set()
+            for dotted, level in module.imports:
+                parts = dotted.split(".") if dotted else []
+                for end in range(len(parts), -1, -1):
+                    if end == 0 and not level:
+                        break
+                    path = self.find_module_file(".".join(parts[:end]), module, level)
+                    if path is not None:
+                        found.add(self._resolve_path(path))
+            module.import_paths = frozenset(found)
+        return module.import_paths
+
+    def importers(self, path: str) -> set[str]:
+        """Paths of the modules that import ``path``, directly or through other project modules."""
+        reverse: dict[str, list[str]] = {}
+        for key, module in list(self.modules.items()):
+            for imported in self.import_paths(module):
+                reverse.setdefault(imported, []).append(key)
+        found: set[str] = set()
+        queue = [path]
+        while queue:
+            for importer in reverse.get(queue.pop(), ()):
+                if importer not in found and importer != path:
+                    found.add(importer)
+                    queue.append(importer)
+        return found
+
+    def _resolve_path(self, path: Path) -> str:
+        key = self._resolved.get(path)
+        if key is None:  # Path.resolve() was a sixth of a cold run before this memo
+            key = self._resolved[path] = str(path.resolve())
+        return key
 
     def get(self, path: str) -> ModuleSummary | None:
         return self.modules.get(str(Path(path).resolve()))
 
     def _load_file(self, path: Path) -> ModuleSummary | None:
-        key = self._resolved.get(path)
-        if key is None:  # Path.resolve() was a sixth of a cold run before this memo
-            key = self._resolved[path] = str(path.resolve())
+        key = self._resolve_path(path)
         if key in self.modules:
             return self.modules[key]
         if key in self._missing or self._loader is None:
@@ -313,9 +379,10 @@ class Project:
         return None
 
     def resolve_name(self, module: ModuleSummary, scope: Scope, name: str, depth: int = 0) -> Target | None:
-        memo = self._name_cache.get(scope)
+        names = (module.memo or self._new_memo(module)).names
+        memo = names.get(scope)
         if memo is None:
-            memo = self._name_cache[scope] = {}
+            memo = names[scope] = {}
         elif name in memo:
             return memo[name]
         target = memo[name] = self._resolve_name(module, scope, name, depth)
@@ -408,10 +475,8 @@ class Project:
         return module.name.split(".")[0] == dotted.split(".", maxsplit=1)[0] and self.find_module_file(dotted, module) is not None
 
     def _member(self, summary: ModuleSummary, name: str, depth: int) -> Target | None:
-        memo = self._member_cache.get(summary)
-        if memo is None:
-            memo = self._member_cache[summary] = {}
-        elif name in memo:
+        memo = (summary.memo or self._new_memo(summary)).members
+        if name in memo:
             return memo[name]
         target = memo[name] = self._find_member(summary, name, depth)
         return target
@@ -458,15 +523,21 @@ class Project:
         An expression node is evaluated in one scope, so the node is the key; the memo lives until
         the next change to the project.
         """
-        if expr in self._target_cache:
-            return self._target_cache[expr]
-        target = self._target_cache[expr] = self.follow(self.resolve(module, scope, expr))
+        targets = (module.memo or self._new_memo(module)).targets
+        if expr in targets:
+            return targets[expr]
+        target = targets[expr] = self.follow(self.resolve(module, scope, expr))
         return target
 
     def role_of(self, module: ModuleSummary, scope: Scope, expr: ast.expr) -> str | None:
         """The ΦML role of a callee expression (``math.jit_compile`` → ``"jit_compile"``)."""
         target = self.target(module, scope, expr)
         return target.role if isinstance(target, Api) else None
+
+    @staticmethod
+    def _new_memo(module: ModuleSummary) -> Memo:
+        memo = module.memo = Memo()
+        return memo
 
     def follow(self, target: Target | None, depth: int = 0) -> Target | None:
         """Follow plain aliases (``f = other``) to what they name."""

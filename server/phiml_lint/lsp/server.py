@@ -104,6 +104,8 @@ class PhimlLanguageServer(LanguageServer):
         self.global_settings: dict[str, Any] = {}
         self.worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="phiml-lint")
         self.pending: set[str] = set()
+        self.recheck: set[str] = set()  # open documents importing an edited module, not yet re-checked
+        self.recheck_roots: set[Path] = set()  # roots with edits whose dependents are not all re-checked
         self.pull_diagnostics = False
         self.resolve_actions = False
         self.analyses = 0
@@ -303,50 +305,99 @@ class PhimlLanguageServer(LanguageServer):
         loop.run_in_executor(self.worker, heap.reclaim)
 
     async def _analyse_and_publish(self, uri: str) -> None:
+        """Analyse every document waiting at this moment as one batch, publish, then re-check dependents.
+
+        Batching matters when many documents arrive at once (an editor restoring a session opens
+        dozens): their texts go into the engine together and the project facts are computed once,
+        not once per document.
+        """
         await asyncio.sleep(0)  # let queued notifications for this document land first
         await self.wait_config()
-        self.pending.discard(uri)
-        doc = self.documents.get(uri)
-        if doc is None:
+        if uri not in self.pending:
+            return  # taken by an earlier batch
+        batch = [(doc, doc.version, doc.source) for u in sorted(self.pending)
+                 if (doc := self.documents.get(u)) is not None]
+        self.pending.clear()
+        if not batch:
             return
-        version, source = doc.version, doc.source
+        loop = asyncio.get_event_loop()
         try:
-            results = await asyncio.get_event_loop().run_in_executor(self.worker, self._analyse, doc, source)
+            results = await loop.run_in_executor(self.worker, self._analyse_batch, [(d, s) for d, _, s in batch])
         except Exception:
-            logger.exception("analysis of %s failed", uri)
+            logger.exception("analysis of %s failed", ", ".join(d.uri for d, _, _ in batch))
             return
-        current = self.documents.get(uri)
-        if current is None or current.version != version:
-            return  # superseded by a newer version: its own analysis publishes
-        for other_uri, diagnostics in results.items():
-            other = self.documents.get(other_uri)
-            if other is None:
-                continue
-            if other_uri != uri and other.version != other.analysed_version:
-                continue
+        for doc, version, _ in batch:
+            current = self.documents.get(doc.uri)
+            if current is None or current.version != version:
+                continue  # superseded by a newer version: its own analysis publishes
+            current.diagnostics = results[doc.uri]
+            current.analysed_version = version
+            self.publish(current)
+        if self.recheck_roots and not self.pending:
+            await self._recheck_and_publish()
+        loop.call_later(IDLE_RECLAIM_SECONDS, self._reclaim_when_idle)
+
+    async def _recheck_and_publish(self) -> None:
+        """Second stage: documents that may depend on what just changed, after the edited ones are out."""
+        try:
+            results = await asyncio.get_event_loop().run_in_executor(self.worker, self._recheck)
+        except Exception:
+            logger.exception("re-checking dependent documents failed")
+            return
+        for uri, diagnostics in results.items():
+            other = self.documents.get(uri)
+            if other is None or other.version != other.analysed_version or uri in self.pending:
+                continue  # being edited: its own analysis publishes
             other.diagnostics = diagnostics
-            if other_uri == uri:
-                other.analysed_version = version
             self.publish(other)
-        asyncio.get_event_loop().call_later(IDLE_RECLAIM_SECONDS, self._reclaim_when_idle)
 
     def _analyse(self, doc: Document, source: SourceText) -> dict[str, list[Diagnostic]]:
-        """Worker thread: update the engine with this text and recompute open documents of its root."""
+        """Worker thread: one document (pull diagnostics); dependents follow in :meth:`_recheck`."""
+        return self._analyse_batch([(doc, source)])
+
+    def _analyse_batch(self, items: list[tuple[Document, SourceText]]) -> dict[str, list[Diagnostic]]:
+        """Worker thread: put the texts into their engines, then diagnose each of them.
+
+        Other open documents of the same roots are only *marked*: those importing an edited
+        module, and (found in :meth:`_recheck`) those whose facts changed.
+        """
         if heap.due():  # a long typing burst: do not let frozen garbage grow without bound
             heap.reclaim()
-        engine = self.engine_for(doc.path)
-        engine.update(source)
-        self.analyses += 1
-        out: dict[str, list[Diagnostic]] = {doc.uri: engine.diagnostics(doc.path)}
-        doc.dependency_key = engine.dependency_key(doc.path)
+        for doc, source in items:
+            self.engine_for(doc.path).update(source)
+            self.analyses += 1
+        out: dict[str, list[Diagnostic]] = {}
+        for doc, _ in items:
+            engine = self.engine_for(doc.path)
+            out[doc.uri] = engine.diagnostics(doc.path)
+            doc.dependency_key = engine.dependency_key(doc.path)
+            self.recheck_roots.add(engine.root)
+            dependents = engine.dependents(doc.path)
+            for uri, other in self.documents.items():
+                if other is not doc and engine.key(other.path) in dependents:
+                    self.recheck.add(uri)
+        return out
+
+    def _recheck(self) -> dict[str, list[Diagnostic]]:
+        """Worker thread: re-check marked documents and those whose facts changed; yield to new edits.
+
+        Stops as soon as another edit is waiting (the marks survive for the next round), so typing
+        in one file is never queued behind re-checking the files that import it.
+        """
+        out: dict[str, list[Diagnostic]] = {}
         for uri, other in list(self.documents.items()):
-            if other is doc or self.engine_for(other.path) is not engine:
+            if self.pending:
+                return out  # an edit is waiting: it goes first, the rest waits for the next round
+            engine = self.engine_for(other.path)
+            if engine.root not in self.recheck_roots or other.analysed_version != other.version:
                 continue
-            # Only documents whose facts changed, or that import the edited module, are re-checked.
             key = engine.dependency_key(other.path)
-            if key != other.dependency_key or engine.imports(other.path, doc.path):
+            if key != other.dependency_key or uri in self.recheck:
                 other.dependency_key = key
                 out[uri] = engine.diagnostics(other.path)
+            self.recheck.discard(uri)
+        self.recheck_roots.clear()
+        self.recheck.clear()
         return out
 
     def diagnostics_by_uri(self, doc: Document) -> dict[str, list[types.Diagnostic]]:
