@@ -18,6 +18,7 @@ from pathlib import Path
 
 from . import heap
 from . import rules as _rules
+from .analysis.incremental import reparse
 from .analysis.module import ModuleSummary
 from .analysis.project import Project
 from .analysis.source import SourceError, SourceText, load
@@ -136,6 +137,7 @@ class Engine:
         self.checks: Counter[str] = Counter()  # path -> how often its rules ran (tests count re-analysis)
         self.errors: dict[str, Diagnostic] = {}  # path -> PML000 for files that do not parse
         self.sources: dict[str, SourceText] = {}
+        self.reparsed = 0  # updates that re-parsed only the edited statements (analysis/incremental.py)
 
     def configure(self, config: Config) -> None:
         changed = config.extra_jit_decorators != self.config.extra_jit_decorators
@@ -150,9 +152,15 @@ class Engine:
     def update(self, source: SourceText) -> ModuleSummary | None:
         """Add or replace a module's text; returns its summary, or None when it does not parse."""
         key = self.key(source.path)
+        previous, old = self.sources.get(key), self.project.modules.get(key)
         self.sources[key] = source
         with heap.paused():  # the tree and its summary are long-lived: keep the collector off them
-            parsed = parse(source)
+            parsed: ast.Module | Diagnostic | None = None
+            if previous is not None and old is not None and key not in self.errors:
+                parsed = reparse(previous.text, old.tree, source.text)  # a keystroke: only its statement
+                self.reparsed += parsed is not None
+            if parsed is None:
+                parsed = parse(source)
             if isinstance(parsed, Diagnostic):
                 self.errors[key] = parsed
                 self.project.remove(key)
