@@ -138,6 +138,7 @@ class Engine:
         self.errors: dict[str, Diagnostic] = {}  # path -> PML000 for files that do not parse
         self.sources: dict[str, SourceText] = {}
         self.reparsed = 0  # updates that re-parsed only the edited statements (analysis/incremental.py)
+        self.changed: dict[str, set[str] | None] = {}  # path -> its dependents when last replaced (None: all)
 
     def configure(self, config: Config) -> None:
         changed = config.extra_jit_decorators != self.config.extra_jit_decorators
@@ -164,21 +165,26 @@ class Engine:
             if isinstance(parsed, Diagnostic):
                 self.errors[key] = parsed
                 self.project.remove(key)
+                self.changed[key] = None
                 return None
             self.errors.pop(key, None)
-            return self.project.add(source, parsed)
+            summary = self.project.add(source, parsed)
+            self.changed[key] = self.project.last_dependents if old is not None else None
+            return summary
 
     def update_error(self, path: str, message: str) -> None:
         key = self.key(path)
         self.errors[key] = input_diagnostic(path, message)
         self.sources.pop(key, None)
         self.project.remove(key)
+        self.changed[key] = None
 
     def remove(self, path: str) -> None:
         key = self.key(path)
         self.errors.pop(key, None)
         self.sources.pop(key, None)
         self.project.remove(key)
+        self.changed[key] = None
 
     def diagnostics(self, path: str) -> list[Diagnostic]:
         """All diagnostics of one file (after select/ignore/backends/noqa)."""
@@ -238,12 +244,19 @@ class Engine:
         return (key, id(module), traced, forwards, specs, calls)
 
     def imports(self, path: str, other: str) -> bool:
-        """Does the module at ``path`` import the module at ``other``, directly or through others?"""
+        """Did name look-ups in ``path`` enter the module at ``other`` (directly or through others)?"""
         return self.key(path) in self.dependents(other)
 
     def dependents(self, path: str) -> set[str]:
-        """Keys of the modules that import ``path`` (transitively): their diagnostics may follow its text."""
-        return self.project.importers(self.key(path))
+        """Keys of the modules whose diagnostics may follow the text of ``path``.
+
+        Those whose name look-ups entered it, directly or through others, as recorded when it was
+        last replaced; everything after a file appeared or vanished.
+        """
+        found = self.changed.get(self.key(path))
+        if found is None:
+            return set(self.project.modules) - {self.key(path)}
+        return found
 
     @staticmethod
     def _suppressed(source: SourceText, diagnostic: Diagnostic) -> bool:

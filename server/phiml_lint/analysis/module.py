@@ -167,9 +167,7 @@ class ModuleSummary:
         self.classes: list[ClassInfo] = []
         self.calls: list[CallSite] = []
         self.function_of: dict[ast.AST, FunctionInfo] = {}  # def/lambda node -> info
-        self.imports: list[tuple[str, int]] = []  # (dotted module, relative level) for dependencies
         self.memo: Memo | None = None  # the project's resolution memo for this module
-        self.import_paths: frozenset[str] | None = None  # project files imported (set by the project)
         self.module_scope = Scope("module", None)
         self.scopes: list[Scope] = [self.module_scope]  # every scope, for dispose()
         _Builder(self).run()
@@ -443,18 +441,15 @@ class _Builder:
             else:
                 head = alias.name.split(".")[0]
                 self.scope.bind(head, Binding("import", node, target=head))
-            self.m.imports.append((alias.name, 0))
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         module = node.module or ""
-        self.m.imports.append((module, node.level))
         for alias in node.names:
             if alias.name == "*":
                 self.scope.bind("*", Binding("star", node, target=module))
                 continue
             target = f"{module}.{alias.name}" if module else alias.name
             self.scope.bind(alias.asname or alias.name, Binding("import", node, target=target))
-            self.m.imports.append((target, node.level))  # ``from pkg import submodule`` depends on it too
 
     def visit_Global(self, node: ast.Global) -> None:
         self.scope.globals = self.scope.globals | set(node.names)

@@ -131,11 +131,12 @@ class Facts:
 class Memo:
     """Resolution results that belong to one module, kept on its summary.
 
-    Dropped with the summary, or by :meth:`Project._changed` when a module it imports changes;
-    kept across edits of unrelated modules, so an edit re-resolves only what it can affect.
+    Dropped with the summary, or by :meth:`Project._changed` when a module its look-ups entered
+    changes; kept across edits of other modules, so an edit re-resolves only what it can affect.
     Keyed by the objects themselves (identity hashes), not ``id()``: no int object per entry.
     """
 
+    deps: set[str] = field(default_factory=set)  # paths of the modules its look-ups entered
     targets: dict[ast.expr, Target | None] = field(default_factory=dict)  # expr -> followed target
     names: dict[Scope, dict[str, Target | None]] = field(default_factory=dict)  # scope -> name -> target
     members: dict[str, Target | None] = field(default_factory=dict)  # name looked up *in* this module
@@ -170,6 +171,9 @@ class Project:
         # Resolution memos live on each summary (``ModuleSummary.memo``, see :class:`Memo`).
         self._file_cache: dict[tuple[str, str, int], Path | None] = {}  # cleared when files appear/vanish
         self._resolved: dict[Path, str] = {}
+        self._owners: list[Memo] = []  # memos of the look-ups under way, innermost last (records deps)
+        #: Modules whose diagnostics may follow the last replaced module (None: all, after a full reset).
+        self.last_dependents: set[str] | None = None
         self.analysed = 0  # how many module summaries were built (tests count re-analysis)
 
     # -- modules -----------------------------------------------------------------------------
@@ -203,53 +207,48 @@ class Project:
         """Forget every derived result (configuration changed, a file appeared or vanished)."""
         for summary in self.modules.values():
             summary.memo = None
-            summary.import_paths = None
+        self.last_dependents = None
         self._changed(None)
 
     def _changed(self, path: str | None) -> None:
-        """A module's text changed: drop the memos of the modules whose resolution can pass through it.
+        """A module's text changed: drop the memos whose results were computed by looking into it.
 
-        Resolution only reaches another project module through an import (a name imported from
-        it, a star import, a module reference, an instance of its class), so the modules that
-        import ``path``, directly or through others, are the only ones whose memos can be stale.
-        The project-wide facts are recomputed from the memos that remain.
+        Every memo records the modules its look-ups entered (:attr:`Memo.deps`); the memos of
+        the modules that entered ``path``, directly or through others, are dropped, the rest are
+        kept, and the project-wide facts are recomputed from them. The same set says whose
+        diagnostics may have changed (:attr:`last_dependents`).
         """
         if path is not None:
-            for importer in self.importers(path):
-                self.modules[importer].memo = None
+            self.last_dependents = self.dependents(path)
+            for key in self.last_dependents:
+                self.modules[key].memo = None
         self._facts = None
         self._calls_by_function = None
         self._missing.clear()
 
-    def import_paths(self, module: ModuleSummary) -> frozenset[str]:
-        """The project files ``module`` imports (each package on a dotted path counts), computed once."""
-        if module.import_paths is None:
-            found: set[str] = set()
-            for dotted, level in module.imports:
-                parts = dotted.split(".") if dotted else []
-                for end in range(len(parts), -1, -1):
-                    if end == 0 and not level:
-                        break
-                    path = self.find_module_file(".".join(parts[:end]), module, level)
-                    if path is not None:
-                        found.add(self._resolve_path(path))
-            module.import_paths = frozenset(found)
-        return module.import_paths
-
-    def importers(self, path: str) -> set[str]:
-        """Paths of the modules that import ``path``, directly or through other project modules."""
+    def dependents(self, path: str) -> set[str]:
+        """Modules whose resolution entered ``path``, directly or through other modules (recorded)."""
         reverse: dict[str, list[str]] = {}
         for key, module in list(self.modules.items()):
-            for imported in self.import_paths(module):
-                reverse.setdefault(imported, []).append(key)
+            if module.memo is not None:
+                for entered in module.memo.deps:
+                    reverse.setdefault(entered, []).append(key)
         found: set[str] = set()
         queue = [path]
         while queue:
-            for importer in reverse.get(queue.pop(), ()):
-                if importer not in found and importer != path:
-                    found.add(importer)
-                    queue.append(importer)
+            for key in reverse.get(queue.pop(), ()):
+                if key not in found and key != path:
+                    found.add(key)
+                    queue.append(key)
         return found
+
+    def _enter(self, module: ModuleSummary) -> Memo:
+        """The memo of ``module``, noting in the look-up under way (if any) that it entered ``module``."""
+        memo = module.memo or self._new_memo(module)
+        owners = self._owners
+        if owners and owners[-1] is not memo:
+            owners[-1].deps.add(module.path)
+        return memo
 
     def _resolve_path(self, path: Path) -> str:
         key = self._resolved.get(path)
@@ -328,6 +327,15 @@ class Project:
     # -- resolution --------------------------------------------------------------------------------
     def resolve(self, module: ModuleSummary, scope: Scope, expr: ast.expr, depth: int = 0) -> Target | None:
         """What ``expr`` (a name or attribute chain) refers to, or None when unknown."""
+        if not self._owners:  # a look-up on behalf of ``module``: record what it enters
+            self._owners.append(self._enter(module))
+            try:
+                return self._resolve(module, scope, expr, depth)
+            finally:
+                self._owners.pop()
+        return self._resolve(module, scope, expr, depth)
+
+    def _resolve(self, module: ModuleSummary, scope: Scope, expr: ast.expr, depth: int) -> Target | None:
         if depth > MAX_DEPTH:
             return None
         if isinstance(expr, ast.Name):
@@ -379,13 +387,18 @@ class Project:
         return None
 
     def resolve_name(self, module: ModuleSummary, scope: Scope, name: str, depth: int = 0) -> Target | None:
-        names = (module.memo or self._new_memo(module)).names
+        owner = self._enter(module)
+        names = owner.names
         memo = names.get(scope)
         if memo is None:
             memo = names[scope] = {}
         elif name in memo:
             return memo[name]
-        target = memo[name] = self._resolve_name(module, scope, name, depth)
+        self._owners.append(owner)
+        try:
+            target = memo[name] = self._resolve_name(module, scope, name, depth)
+        finally:
+            self._owners.pop()
         return target
 
     def _resolve_name(self, module: ModuleSummary, scope: Scope, name: str, depth: int) -> Target | None:
@@ -475,10 +488,15 @@ class Project:
         return module.name.split(".")[0] == dotted.split(".", maxsplit=1)[0] and self.find_module_file(dotted, module) is not None
 
     def _member(self, summary: ModuleSummary, name: str, depth: int) -> Target | None:
-        memo = (summary.memo or self._new_memo(summary)).members
+        owner = self._enter(summary)
+        memo = owner.members
         if name in memo:
             return memo[name]
-        target = memo[name] = self._find_member(summary, name, depth)
+        self._owners.append(owner)
+        try:
+            target = memo[name] = self._find_member(summary, name, depth)
+        finally:
+            self._owners.pop()
         return target
 
     def _find_member(self, summary: ModuleSummary, name: str, depth: int) -> Target | None:
@@ -523,10 +541,15 @@ class Project:
         An expression node is evaluated in one scope, so the node is the key; the memo lives until
         the next change to the project.
         """
-        targets = (module.memo or self._new_memo(module)).targets
+        owner = self._enter(module)
+        targets = owner.targets
         if expr in targets:
             return targets[expr]
-        target = targets[expr] = self.follow(self.resolve(module, scope, expr))
+        self._owners.append(owner)
+        try:
+            target = targets[expr] = self.follow(self.resolve(module, scope, expr))
+        finally:
+            self._owners.pop()
         return target
 
     def role_of(self, module: ModuleSummary, scope: Scope, expr: ast.expr) -> str | None:
