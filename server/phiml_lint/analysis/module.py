@@ -135,8 +135,8 @@ class ClassInfo:
             if not params:
                 continue
             me = params[0].arg
-            for node in ast.walk(method.node):
-                if isinstance(node, ast.Assign):
+            for node in walk(method.node):
+                if type(node) is ast.Assign:
                     for target in node.targets:
                         if (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
                                 and target.value.id == me):
@@ -294,6 +294,16 @@ def iter_children(node: ast.AST) -> list[ast.AST]:
             out.extend(item for item in value if isinstance(item, ast.AST))
         elif isinstance(value, ast.AST):
             out.append(value)
+    return out
+
+
+def walk(node: ast.AST) -> list[ast.AST]:
+    """Every node under ``node`` (itself included), like ``ast.walk`` without contexts and operators."""
+    out = [node]
+    index = 0
+    while index < len(out):
+        out.extend(iter_children(out[index]))
+        index += 1
     return out
 
 

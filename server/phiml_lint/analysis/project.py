@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import builtins
 import functools
+import os
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -171,6 +172,7 @@ class Project:
         # Resolution memos live on each summary (``ModuleSummary.memo``, see :class:`Memo`).
         self._file_cache: dict[tuple[str, str, int], Path | None] = {}  # cleared when files appear/vanish
         self._resolved: dict[Path, str] = {}
+        self._listings: dict[str, frozenset[str]] = {}  # folder -> its entries (see _is_file)
         self._owners: list[Memo] = []  # memos of the look-ups under way, innermost last (records deps)
         #: Modules whose diagnostics may follow the last replaced module (None: all, after a full reset).
         self.last_dependents: set[str] | None = None
@@ -191,17 +193,22 @@ class Project:
             self._facts = None  # the old facts point into the old summary: drop them before freeing it
             old.dispose()
         else:
-            self._file_cache.clear()  # a new file can change how any import resolves
+            self._forget_files()  # a new file can change how any import resolves
             self.invalidate()
         return summary
 
     def remove(self, path: str) -> None:
         old = self.modules.pop(str(Path(path).resolve()) if not path.startswith("untitled:") else path, None)
         if old is not None:
-            self._file_cache.clear()
+            self._forget_files()
         self.invalidate()
         if old is not None:
             old.dispose()
+
+    def _forget_files(self) -> None:
+        """Files appeared or vanished: forget what the file system said."""
+        self._file_cache.clear()
+        self._listings.clear()
 
     def invalidate(self) -> None:
         """Forget every derived result (configuration changed, a file appeared or vanished)."""
@@ -304,24 +311,36 @@ class Project:
             bases = [here, self.root, self.root / "src"]
             # a package's own absolute imports: walk up to the folder holding the top package
             folder = here
-            while (folder / "__init__.py").exists() and folder != folder.parent:
+            while self._is_file(folder / "__init__.py") and folder != folder.parent:
                 folder = folder.parent
                 bases.append(folder)
         for base in bases:
             if not parts:
                 init = base / "__init__.py"
-                if init.is_file():
+                if self._is_file(init):
                     return init
                 continue
             candidate = base.joinpath(*parts)
             for path in (candidate.with_suffix(".py"), candidate / "__init__.py"):
-                key = str(path.resolve()) if path.exists() else str(path)
-                if (key in self.modules or path.is_file()) and self._inside_project(path):
+                if (self._is_file(path) or str(path) in self.modules) and self._inside_project(path):
                     return path
         return None
 
+    def _is_file(self, path: Path) -> bool:
+        """Does ``path`` exist? Answered from one listing per folder: import look-ups probe the same
+        folders thousands of times (file-system probes were a tenth of a whole-tree run)."""
+        folder = str(path.parent)
+        names = self._listings.get(folder)
+        if names is None:
+            try:
+                names = frozenset(os.listdir(folder))
+            except OSError:
+                names = frozenset()
+            self._listings[folder] = names
+        return path.name in names
+
     def _inside_project(self, path: Path) -> bool:
-        resolved = str(path.resolve())
+        resolved = self._resolve_path(path)
         return "site-packages" not in resolved and "dist-packages" not in resolved
 
     # -- resolution --------------------------------------------------------------------------------
