@@ -195,7 +195,7 @@ class Engine:
         module = self.project.modules.get(key)
         if module is None:
             return []
-        with heap.paused():  # facts and resolution memos live until the next change
+        with heap.paused(replaces=False):  # facts and resolution memos live until the next change
             facts = self.project.facts()
         self.checks[key] += 1
         ctx = Context(self.project, module, facts)

@@ -23,19 +23,21 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-#: Settles (two per edit) after which the server reclaims even while busy: a safety net that bounds
+#: Settles (one per edit) after which the server reclaims even while busy: a safety net that bounds
 #: memory if some cycle escapes ``dispose``; a full collection costs 0.1-0.4 s on a large project.
 RECLAIM_EVERY = 1000
 _state = {"settled": 0}  # settles since the last reclaim (process-wide, like the collector itself)
 
 
 @contextmanager
-def paused() -> Iterator[None]:
+def paused(*, replaces: bool = True) -> Iterator[None]:
     """Run an analysis step without collections, then :func:`settle` what it built.
 
     Parsing and summarising allocate hundreds of thousands of objects that all survive; every
     collection during that time (one per 700 allocations, a full one whenever the survivors pile
     up) would only scan them to find nothing. Nested use is fine: only the outermost re-enables.
+    ``replaces=False`` for work that replaces nothing (facts for a new analysis): it does not count
+    towards :data:`RECLAIM_EVERY`, which approximates how much replaced data may await collection.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -44,7 +46,10 @@ def paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-            settle()
+            if replaces:
+                settle()
+            else:
+                gc.freeze()
 
 
 def settle() -> None:

@@ -168,9 +168,20 @@ class ModuleSummary:
         self.calls: list[CallSite] = []
         self.function_of: dict[ast.AST, FunctionInfo] = {}  # def/lambda node -> info
         self.memo: Memo | None = None  # the project's resolution memo for this module
+        self._calls_by_function: dict[FunctionInfo, list[CallSite]] | None = None
         self.module_scope = Scope("module", None)
         self.scopes: list[Scope] = [self.module_scope]  # every scope, for dispose()
         _Builder(self).run()
+
+    def calls_of(self, fn: FunctionInfo) -> list[CallSite]:
+        """Call sites in ``fn``'s body (lambdas count as their enclosing function's body)."""
+        if self._calls_by_function is None:
+            index: dict[FunctionInfo, list[CallSite]] = {}
+            for site in self.calls:
+                if site.function is not None:
+                    index.setdefault(site.function, []).append(site)
+            self._calls_by_function = index
+        return self._calls_by_function.get(fn, [])
 
     def dispose(self) -> None:
         """Break this summary's reference cycles, so reference counting frees it as soon as it is replaced.
@@ -194,6 +205,7 @@ class ModuleSummary:
         self.classes = []
         self.calls = []
         self.function_of = {}
+        self._calls_by_function = None
         self.memo = None
 
     # -- positions -------------------------------------------------------------------------

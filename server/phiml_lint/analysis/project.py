@@ -141,6 +141,17 @@ class Memo:
     targets: dict[ast.expr, Target | None] = field(default_factory=dict)  # expr -> followed target
     names: dict[Scope, dict[str, Target | None]] = field(default_factory=dict)  # scope -> name -> target
     members: dict[str, Target | None] = field(default_factory=dict)  # name looked up *in* this module
+    facts: ModuleFacts | None = None  # this module's contribution to the facts
+
+
+@dataclass(eq=False, slots=True)
+class ModuleFacts:
+    """One module's part of the facts: it depends only on look-ups recorded in the module's memo."""
+
+    specs: list[tuple[FunctionInfo, JitSpec, bool]] = field(default_factory=list)  # (fn, spec, by decorator)
+    forwards: list[tuple[FunctionInfo, Step]] = field(default_factory=list)  # custom-gradient forwards
+    by_role: dict[str, list[CallSite]] = field(default_factory=dict)  # ΦML role -> call sites
+    callees: list[tuple[CallSite, Target]] = field(default_factory=list)  # sites calling a function or value
 
 
 def module_name_for(path: Path, root: Path) -> str:
@@ -166,7 +177,6 @@ class Project:
         self.modules: dict[str, ModuleSummary] = {}  # path -> summary
         self._missing: set[str] = set()
         self._facts: Facts | None = None
-        self._calls_by_function: dict[FunctionInfo, list[CallSite]] | None = None
         self._loader = loader  # callable(path) -> SourceText | None, for files not yet added
         self.jedi = None  # set by the engine when jedi is enabled
         # Resolution memos live on each summary (``ModuleSummary.memo``, see :class:`Memo`).
@@ -230,7 +240,6 @@ class Project:
             for key in self.last_dependents:
                 self.modules[key].memo = None
         self._facts = None
-        self._calls_by_function = None
         self._missing.clear()
 
     def dependents(self, path: str) -> set[str]:
@@ -286,7 +295,6 @@ class Project:
         self.modules[key] = summary
         self.analysed += 1
         self._facts = None
-        self._calls_by_function = None
         return summary
 
     def find_module_file(self, dotted: str, importer: ModuleSummary, level: int = 0) -> Path | None:
@@ -709,14 +717,8 @@ class Project:
 
     # -- facts -------------------------------------------------------------------------------------------
     def calls_in(self, fn: FunctionInfo) -> list[CallSite]:
-        if self._calls_by_function is None:
-            index: dict[FunctionInfo, list[CallSite]] = {}
-            for summary in list(self.modules.values()):
-                for site in summary.calls:
-                    if site.function is not None:
-                        index.setdefault(site.function, []).append(site)
-            self._calls_by_function = index
-        return self._calls_by_function.get(fn, [])
+        """The calls made in ``fn``'s body (its own module's index, built once per summary)."""
+        return fn.module.calls_of(fn)
 
     def facts(self) -> Facts:
         if self._facts is None:
@@ -735,33 +737,16 @@ class Project:
                 break
             for summary in pending:
                 seen.add(summary.path)
-                for fn in summary.functions:
-                    for decorator in fn.decorators:
-                        spec = self.decorator_spec(fn, decorator)
-                        if spec is not None:
-                            facts.jit_specs[id(fn)] = spec
-                            jit_entries.append((fn, spec))
-                            break
-                for site in summary.calls:
-                    role = self.role_of(summary, site.scope, site.node.func)
-                    if role is None:
-                        continue
-                    facts.by_role.setdefault((id(summary), role), []).append(site)
-                    if role in JIT_ROLES:
-                        fn_expr = site.node.args[0] if site.node.args else _keyword(site.node, "f")
-                        fn = self.function_of_expr(summary, site.scope, fn_expr)
-                        if fn is not None:
-                            spec = self._spec_from_call(summary, role, site.node, site.node, "call")
-                            facts.jit_specs.setdefault(id(fn), spec)
-                            jit_entries.append((fn, spec))
-                    elif role == "custom_gradient":
-                        fn_expr = site.node.args[0] if site.node.args else _keyword(site.node, "f")
-                        fn = self.function_of_expr(summary, site.scope, fn_expr)
-                        if fn is not None:
-                            step = Step(summary.path, summary.span(site.node),
-                                        f"{fn.label} is the forward function of this `custom_gradient`")
-                            cg_entries.append((fn, step))
-        self._calls_by_function = None
+                local = self.module_facts(summary)
+                for fn, spec, decorated in local.specs:
+                    if decorated:
+                        facts.jit_specs[id(fn)] = spec
+                    else:
+                        facts.jit_specs.setdefault(id(fn), spec)
+                    jit_entries.append((fn, spec))
+                cg_entries.extend(local.forwards)
+                for role, sites in local.by_role.items():
+                    facts.by_role[(id(summary), role)] = sites
         for fn, spec in jit_entries:
             if id(fn) not in facts.traced:
                 verb = "jit-compiled here" if spec.kind == "jit_compile" else "compiled with `jit_compile_linear` here"
@@ -772,6 +757,41 @@ class Project:
                 self._propagate(facts.cg_forward, fn, (step,), fn, follow_custom_gradient=False)
         self._collect_jit_calls(facts)
         return facts
+
+    def module_facts(self, summary: ModuleSummary) -> ModuleFacts:
+        """What one module contributes to the facts, kept on its memo (dropped with it, see :class:`Memo`)."""
+        memo = summary.memo or self._new_memo(summary)
+        if memo.facts is not None:
+            return memo.facts
+        local = ModuleFacts()
+        for fn in summary.functions:
+            for decorator in fn.decorators:
+                spec = self.decorator_spec(fn, decorator)
+                if spec is not None:
+                    local.specs.append((fn, spec, True))
+                    break
+        for site in summary.calls:
+            target = self.target(summary, site.scope, site.node.func)
+            if isinstance(target, Func | Value):
+                local.callees.append((site, target))
+            role = target.role if isinstance(target, Api) else None
+            if role is None:
+                continue
+            local.by_role.setdefault(role, []).append(site)
+            if role in JIT_ROLES:
+                fn_expr = site.node.args[0] if site.node.args else _keyword(site.node, "f")
+                fn = self.function_of_expr(summary, site.scope, fn_expr)
+                if fn is not None:
+                    local.specs.append((fn, self._spec_from_call(summary, role, site.node, site.node, "call"), False))
+            elif role == "custom_gradient":
+                fn_expr = site.node.args[0] if site.node.args else _keyword(site.node, "f")
+                fn = self.function_of_expr(summary, site.scope, fn_expr)
+                if fn is not None:
+                    step = Step(summary.path, summary.span(site.node),
+                                f"{fn.label} is the forward function of this `custom_gradient`")
+                    local.forwards.append((fn, step))
+        memo.facts = local
+        return local
 
     def _propagate(self, table: dict[int, TraceInfo], entry: FunctionInfo, chain: tuple[Step, ...],
                    root: FunctionInfo, *, follow_custom_gradient: bool) -> None:
@@ -819,8 +839,7 @@ class Project:
     def _collect_jit_calls(self, facts: Facts) -> None:
         by_id = {id(fn): fn for m in self.modules.values() for fn in m.functions}
         for summary in list(self.modules.values()):
-            for site in summary.calls:
-                target = self.target(summary, site.scope, site.node.func)
+            for site, target in self.module_facts(summary).callees:
                 fn: FunctionInfo | None = None
                 spec: JitSpec | None = None
                 if isinstance(target, Func) and id(target.info) in facts.jit_specs:
