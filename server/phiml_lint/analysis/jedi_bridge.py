@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import functools
-import importlib.metadata
 import logging
 import re
 import sys
@@ -26,6 +25,8 @@ from typing import TYPE_CHECKING
 from . import api
 
 if TYPE_CHECKING:
+    from importlib.metadata import Distribution
+
     from .module import ModuleSummary
     from .project import Project
     from .targets import Target
@@ -47,7 +48,7 @@ def _normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _top_levels(dist: importlib.metadata.Distribution) -> set[str]:
+def _top_levels(dist: Distribution) -> set[str]:
     """Top-level import names a distribution installs (``top_level.txt``, else its file list)."""
     listed = dist.read_text("top_level.txt")
     if listed:
@@ -68,8 +69,10 @@ def phiml_dependents() -> frozenset[str]:
     Reads each distribution's metadata once per process (about 0.1 s for 50 distributions), and
     only when a look-up is about to go to jedi.
     """
+    import importlib.metadata  # here, not at the top: most runs never need it (it imports email, zipfile, csv)
+
     requires: dict[str, set[str]] = {}
-    dists: dict[str, importlib.metadata.Distribution] = {}
+    dists: dict[str, Distribution] = {}
     for dist in importlib.metadata.distributions():
         name = dist.metadata.get("Name")
         if not name:
