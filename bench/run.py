@@ -369,6 +369,25 @@ def _published(uri: str, version: int | None):
     return pred
 
 
+def timed_edits(client: Lsp, uri: str, versions: list[tuple[int, str]], budget: float
+                ) -> tuple[list[float], list[float]]:
+    """didChange → publishDiagnostics for each (version, text), and ``ast.parse`` of the same text."""
+    latencies, parses = [], []
+    deadline = time.monotonic() + budget
+    for version, new in versions:
+        start = time.perf_counter()
+        client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version},
+                                                 "contentChanges": [{"text": new}]})
+        client.wait(_published(uri, version), 60)
+        latencies.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        ast.parse(new)
+        parses.append(time.perf_counter() - start)
+        if time.monotonic() > deadline:
+            break
+    return latencies, parses
+
+
 def lsp_benchmarks(work: Path, edits: int, results: dict) -> None:
     # edit latency for 1,000 and 10,000 lines
     for size in (1000, 10000):
@@ -385,20 +404,8 @@ def lsp_benchmarks(work: Path, edits: int, results: dict) -> None:
                 client.notify("textDocument/didOpen", {"textDocument": {
                     "uri": uri, "languageId": "python", "version": 1, "text": text}})
                 first = client.wait(_published(uri, 1), 120)
-                latencies, parses = [], []
-                budget = time.monotonic() + 90
-                for v in range(2, edits + 2):
-                    new = text.replace("total = 0", f"total = {v}", 1)
-                    start = time.perf_counter()
-                    client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": v},
-                                                             "contentChanges": [{"text": new}]})
-                    client.wait(_published(uri, v), 60)
-                    latencies.append(time.perf_counter() - start)
-                    start = time.perf_counter()
-                    ast.parse(new)
-                    parses.append(time.perf_counter() - start)
-                    if time.monotonic() > budget:
-                        break
+                versions = [(v, text.replace("total = 0", f"total = {v}", 1)) for v in range(2, edits + 2)]
+                latencies, parses = timed_edits(client, uri, versions, budget=90)
                 results[f"edit_{size}"] = {"lat": latencies, "parse": parses,
                                            "lines": text.count("\n"), "diags": len(first["params"]["diagnostics"])}
             finally:
@@ -450,19 +457,8 @@ def lsp_benchmarks(work: Path, edits: int, results: dict) -> None:
         target = root / "phi" / "field" / "_field_math.py"
         text = target.read_text(encoding="utf-8")
         uri = target.as_uri()
-        version = len(files) + 1
-        latencies, parses = [], []
-        for i in range(max(edits // 2, 5)):
-            version += 1
-            new = f"{text}\n# edit {i}\n"
-            start = time.perf_counter()
-            client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version},
-                                                     "contentChanges": [{"text": new}]})
-            client.wait(_published(uri, version), 60)
-            latencies.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            ast.parse(new)
-            parses.append(time.perf_counter() - start)
+        versions = [(len(files) + 2 + i, f"{text}\n# edit {i}\n") for i in range(max(edits // 2, 5))]
+        latencies, parses = timed_edits(client, uri, versions, budget=90)
         results["project_edit"] = {"lat": latencies, "parse": parses, "lines": text.count("\n"),
                                    "file": str(target.relative_to(root))}
     finally:

@@ -12,13 +12,18 @@ OPS = "cache = {}\n\ndef helper(x):\n    return x\n"
 OTHER = "from phiml import math\n\n@math.jit_compile\ndef other(x):\n    return x\n"
 
 
-def test_only_the_edited_module_is_reparsed_and_dependents_rechecked(tmp_path: Path):
+def three_modules(tmp_path: Path) -> tuple[Engine, dict[str, str]]:
+    """sim.py (jit-compiles a call of ops.helper), ops.py, and other.py (unrelated), analysed."""
     files = {"sim.py": SIM, "ops.py": OPS, "other.py": OTHER}
     engine = Engine(tmp_path, use_jedi=False)
     for name, text in files.items():
         (tmp_path / name).write_text(text)
         engine.update(from_text(text, str(tmp_path / name)))
-    paths = {name: str(tmp_path / name) for name in files}
+    return engine, {name: str((tmp_path / name).resolve()) for name in files}
+
+
+def test_only_the_edited_module_is_reparsed_and_dependents_rechecked(tmp_path: Path):
+    engine, paths = three_modules(tmp_path)
     keys = {name: engine.dependency_key(p) for name, p in paths.items()}
     assert all(engine.diagnostics(p) == [] for p in paths.values())
     parsed = engine.project.analysed
@@ -41,12 +46,7 @@ def test_only_the_edited_module_is_reparsed_and_dependents_rechecked(tmp_path: P
 
 
 def test_an_edit_keeps_the_resolution_memos_of_modules_that_do_not_import_it(tmp_path: Path):
-    files = {"sim.py": SIM, "ops.py": OPS, "other.py": OTHER}
-    engine = Engine(tmp_path, use_jedi=False)
-    for name, text in files.items():
-        (tmp_path / name).write_text(text)
-        engine.update(from_text(text, str(tmp_path / name)))
-    paths = {name: str((tmp_path / name).resolve()) for name in files}
+    engine, paths = three_modules(tmp_path)
     for path in paths.values():
         engine.diagnostics(path)
     memos = {name: engine.project.modules[p].memo for name, p in paths.items()}

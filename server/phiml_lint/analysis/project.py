@@ -101,24 +101,25 @@ class Facts:
     jit_specs: dict[int, JitSpec] = field(default_factory=dict)  # id(FunctionInfo) -> spec
     jit_calls: list[JitCall] = field(default_factory=list)
     by_role: dict[tuple[int, str], list[CallSite]] = field(default_factory=dict)  # (id(module), role) -> sites
-    _calls_of: dict[int, list[JitCall]] | None = None
-    _calls_in: dict[int, list[JitCall]] | None = None
+    _by_function: dict[int, list[JitCall]] | None = None  # id(function) -> its jit calls (see _index)
+    _by_module: dict[int, list[JitCall]] = field(default_factory=dict)  # id(module) -> jit calls made there
 
     def calls_of(self, fn: FunctionInfo) -> list[JitCall]:
         """The calls of one jit-compiled function (indexed once: rules ask per function)."""
-        if self._calls_of is None:
-            self._calls_of = {}
-            for call in self.jit_calls:
-                self._calls_of.setdefault(id(call.function), []).append(call)
-        return self._calls_of.get(id(fn), [])
+        return self._index().get(id(fn), [])
 
     def calls_in(self, module: ModuleSummary) -> list[JitCall]:
         """The calls of jit-compiled functions that appear in one module."""
-        if self._calls_in is None:
-            self._calls_in = {}
+        self._index()
+        return self._by_module.get(id(module), [])
+
+    def _index(self) -> dict[int, list[JitCall]]:
+        if self._by_function is None:
+            self._by_function = {}
             for call in self.jit_calls:
-                self._calls_in.setdefault(id(call.module), []).append(call)
-        return self._calls_in.get(id(module), [])
+                self._by_function.setdefault(id(call.function), []).append(call)
+                self._by_module.setdefault(id(call.module), []).append(call)
+        return self._by_function
 
     def sites_with(self, module: ModuleSummary, roles: Iterable[str]) -> list[CallSite]:
         """Call sites of ``module`` whose callee has one of ``roles`` (ΦML API roles)."""
