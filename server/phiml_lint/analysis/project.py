@@ -14,7 +14,7 @@ import builtins
 import functools
 import os
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -416,18 +416,22 @@ class Project:
 
     def resolve_name(self, module: ModuleSummary, scope: Scope, name: str, depth: int = 0) -> Target | None:
         owner = self._enter(module)
-        names = owner.names
-        memo = names.get(scope)
+        memo = owner.names.get(scope)
         if memo is None:
-            memo = names[scope] = {}
+            memo = owner.names[scope] = {}
         elif name in memo:
             return memo[name]
+        return self._computed(owner, memo, name, lambda: self._resolve_name(module, scope, name, depth))
+
+    def _computed(self, owner: Memo, table: dict, key: object, compute: Callable[[], Target | None]
+                  ) -> Target | None:
+        """Compute and store a memo entry; the look-ups it makes are recorded in ``owner.deps``."""
         self._owners.append(owner)
         try:
-            target = memo[name] = self._resolve_name(module, scope, name, depth)
+            value = table[key] = compute()
         finally:
             self._owners.pop()
-        return target
+        return value
 
     def _resolve_name(self, module: ModuleSummary, scope: Scope, name: str, depth: int) -> Target | None:
         found = module.lookup_local(name, scope)
@@ -517,15 +521,9 @@ class Project:
 
     def _member(self, summary: ModuleSummary, name: str, depth: int) -> Target | None:
         owner = self._enter(summary)
-        memo = owner.members
-        if name in memo:
-            return memo[name]
-        self._owners.append(owner)
-        try:
-            target = memo[name] = self._find_member(summary, name, depth)
-        finally:
-            self._owners.pop()
-        return target
+        if name in owner.members:
+            return owner.members[name]
+        return self._computed(owner, owner.members, name, lambda: self._find_member(summary, name, depth))
 
     def _find_member(self, summary: ModuleSummary, name: str, depth: int) -> Target | None:
         scope = summary.module_scope
@@ -567,18 +565,12 @@ class Project:
         """What ``expr`` denotes after following aliases: ``follow(resolve(...))``, memoised per node.
 
         An expression node is evaluated in one scope, so the node is the key; the memo lives until
-        the next change to the project.
+        a module its look-up entered changes (see :class:`Memo`).
         """
         owner = self._enter(module)
-        targets = owner.targets
-        if expr in targets:
-            return targets[expr]
-        self._owners.append(owner)
-        try:
-            target = targets[expr] = self.follow(self.resolve(module, scope, expr))
-        finally:
-            self._owners.pop()
-        return target
+        if expr in owner.targets:
+            return owner.targets[expr]
+        return self._computed(owner, owner.targets, expr, lambda: self.follow(self.resolve(module, scope, expr)))
 
     def role_of(self, module: ModuleSummary, scope: Scope, expr: ast.expr) -> str | None:
         """The ΦML role of a callee expression (``math.jit_compile`` → ``"jit_compile"``)."""
