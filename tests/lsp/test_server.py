@@ -269,3 +269,26 @@ async def test_edited_document_first_then_the_documents_depending_on_it(client: 
                  "    return x\n")]))
     await wait_for_diagnostics(client, ops_uri, lambda d: len(d) == 0)  # facts changed: helper is no longer traced
     assert [x.code for x in client.diagnostics[sim_uri]] == ["PML101"]  # published before ops was re-checked
+
+
+async def test_a_pulled_dependent_reflects_the_edit_of_another_file(client: LanguageClient, tmp_path: Path):
+    """Pull clients re-pull other documents right after a change: they must not get the old result."""
+    sim, ops = tmp_path / "sim.py", tmp_path / "ops.py"
+    sim.write_text("from phiml import math\nfrom ops import helper\n\n@math.jit_compile\ndef step(x):\n"
+                   "    return helper(x)\n")
+    ops.write_text("cache = {}\n\ndef helper(x):\n    cache['x'] = x\n    return x\n")
+    await client.initialize_session(initialize_params(tmp_path, "neovim@v0.11.0"))
+    sim_uri, ops_uri = open_file(client, sim), open_file(client, ops)
+
+    async def pull(uri: str) -> list[str]:
+        report = await client.text_document_diagnostic_async(types.DocumentDiagnosticParams(
+            text_document=types.TextDocumentIdentifier(uri=uri)))
+        return [d.code for d in report.items]
+
+    assert await pull(ops_uri) == ["PML101"]
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=sim_uri, version=2),
+        content_changes=[types.TextDocumentContentChangeWholeDocument(
+            text="from phiml import math\n\n@math.jit_compile\ndef step(x):\n    return x\n")]))
+    assert await pull(ops_uri) == []  # asked before sim.py's analysis ran: waits for it, not stale
+    assert await pull(sim_uri) == []

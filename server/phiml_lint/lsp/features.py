@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -271,10 +272,19 @@ def _refresh(ls: PhimlLanguageServer) -> None:
         ls.workspace_diagnostic_refresh(None)
 
 
+#: How long a pull waits for other files' analyses before answering with what it has.
+SETTLE_TIMEOUT = 10.0
+
+
 async def _ensure_current(ls: PhimlLanguageServer, doc: Document) -> None:
     """Make sure ``doc.diagnostics`` belong to the document's current version."""
     await ls.wait_config()
     if doc.analysed_version == doc.version and doc.uri not in ls.pending:
+        if not ls.settled.is_set():  # another file changed: its analysis and re-checks may touch this one
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ls.settled.wait(), SETTLE_TIMEOUT)
+            if ls.recheck_roots and not ls.pending:  # a re-check that gave way to an edit: finish it
+                await ls.recheck_now()
         return
     version = doc.version
     results = await ls.run_in_worker(ls._analyse, doc, doc.source)

@@ -106,6 +106,10 @@ class PhimlLanguageServer(LanguageServer):
         self.pending: set[str] = set()
         self.recheck: set[str] = set()  # open documents importing an edited module, not yet re-checked
         self.recheck_roots: set[Path] = set()  # roots with edits whose dependents are not all re-checked
+        #: Set when no analysis is waiting or running and every dependent is re-checked; pull
+        #: requests for an untouched document wait for it, so they never answer with a stale result.
+        self.settled = asyncio.Event()
+        self.settled.set()
         self.pull_diagnostics = False
         self.resolve_actions = False
         self.analyses = 0
@@ -292,6 +296,7 @@ class PhimlLanguageServer(LanguageServer):
         if uri in self.pending:
             return
         self.pending.add(uri)
+        self.settled.clear()
         task = loop.create_task(self._analyse_and_publish(uri))
         self.tasks.add(task)  # a reference, or the loop may drop the task half-way
         task.add_done_callback(self.tasks.discard)
@@ -315,6 +320,14 @@ class PhimlLanguageServer(LanguageServer):
         await self.wait_config()
         if uri not in self.pending:
             return  # taken by an earlier batch
+        try:
+            await self._analyse_pending()
+        finally:
+            if not self.pending and not self.recheck_roots:
+                self.settled.set()
+        asyncio.get_event_loop().call_later(IDLE_RECLAIM_SECONDS, self._reclaim_when_idle)
+
+    async def _analyse_pending(self) -> None:
         batch = [(doc, doc.version, doc.source) for u in sorted(self.pending)
                  if (doc := self.documents.get(u)) is not None]
         self.pending.clear()
@@ -334,11 +347,13 @@ class PhimlLanguageServer(LanguageServer):
             current.analysed_version = version
             self.publish(current)
         if self.recheck_roots and not self.pending:
-            await self._recheck_and_publish()
-        loop.call_later(IDLE_RECLAIM_SECONDS, self._reclaim_when_idle)
+            await self.recheck_now()
 
-    async def _recheck_and_publish(self) -> None:
-        """Second stage: documents that may depend on what just changed, after the edited ones are out."""
+    async def recheck_now(self) -> None:
+        """Second stage: re-check documents that may depend on what changed; store (push: publish) the results.
+
+        Runs after the edited documents are published, and before a pull of a document that waits
+        for it (``features._ensure_current``)."""
         try:
             results = await asyncio.get_event_loop().run_in_executor(self.worker, self._recheck)
         except Exception:
