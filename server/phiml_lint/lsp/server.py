@@ -373,8 +373,8 @@ class PhimlLanguageServer(LanguageServer):
     def _analyse_batch(self, items: list[tuple[Document, SourceText]]) -> dict[str, list[Diagnostic]]:
         """Worker thread: put the texts into their engines, then diagnose each of them.
 
-        Other open documents of the same roots are only *marked*: those importing an edited
-        module, and (found in :meth:`_recheck`) those whose facts changed.
+        Other open documents of the same roots are only *marked*: those whose look-ups entered an
+        edited module (``Engine.dependents``), and (found in :meth:`_recheck`) those whose facts changed.
         """
         if heap.due():  # a long typing burst: do not let frozen garbage grow without bound
             heap.reclaim()
