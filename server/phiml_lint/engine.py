@@ -137,6 +137,7 @@ class Engine:
         self.checks: Counter[str] = Counter()  # path -> how often its rules ran (tests count re-analysis)
         self.errors: dict[str, Diagnostic] = {}  # path -> PML000 for files that do not parse
         self.sources: dict[str, SourceText] = {}
+        self._keys: dict[str, str] = {}
         self.reparsed = 0  # updates that re-parsed only the edited statements (analysis/incremental.py)
         self.changed: dict[str, set[str] | None] = {}  # path -> its dependents when last replaced (None: all)
 
@@ -148,7 +149,13 @@ class Engine:
             self.project.invalidate()
 
     def key(self, path: str) -> str:
-        return path if path.startswith("untitled:") else str(Path(path).resolve())
+        """The project's key for a path (resolved; memoised: the server asks for every open document)."""
+        if path.startswith("untitled:"):
+            return path
+        found = self._keys.get(path)
+        if found is None:
+            found = self._keys[path] = str(Path(path).resolve())
+        return found
 
     def update(self, source: SourceText) -> ModuleSummary | None:
         """Add or replace a module's text; returns its summary, or None when it does not parse."""

@@ -303,7 +303,7 @@ class Project:
 
         Memoised per (module, importing folder, level): file-system probes were a tenth of a cold run.
         """
-        key = (dotted, str(Path(importer.path).parent), level)
+        key = (dotted, os.path.dirname(importer.path), level)
         if key not in self._file_cache:
             self._file_cache[key] = self._find_module_file(dotted, importer, level)
         return self._file_cache[key]
