@@ -169,13 +169,7 @@ def fixit_benchmark(work: Path, results: dict) -> None:
 def parser_floor(work: Path, runs: int, results: dict) -> None:
     files = py_files([work / "phiflow-3.4.0", work / "phiml-1.16.1"])
     texts = [p.read_text(encoding="utf-8", errors="replace") for p in files]
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        for text in texts:
-            ast.parse(text)
-        times.append(time.perf_counter() - start)
-    results["ast_parse"] = times
+    results["ast_parse"] = _time_parse(texts, runs)
     try:
         import libcst
     except ImportError:

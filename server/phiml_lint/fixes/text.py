@@ -131,6 +131,11 @@ def apply_edits(text: str, edits: Iterable[Edit]) -> str:
     starts = line_starts(text)
     ranges = sorted(((to_offset(starts, text, e.span.start), to_offset(starts, text, e.span.end), e.content)
                      for e in edits), key=lambda r: (r[0], r[1]))
+    return _splice(text, ranges)
+
+
+def _splice(text: str, ranges: list[tuple[int, int, str]]) -> str:
+    """Replace sorted, non-overlapping ``(start, end, content)`` offset ranges of ``text``."""
     out: list[str] = []
     cursor = 0
     for start, end, content in ranges:
@@ -167,16 +172,7 @@ def apply_to_raw(raw: str, edits: Iterable[Edit], newline: str) -> str:
 
     ranges = sorted(((offset(e.span.start), offset(e.span.end), e.content.replace("\n", newline))
                      for e in edits), key=lambda r: (r[0], r[1]))
-    out: list[str] = []
-    cursor = 0
-    for start, end, content in ranges:
-        if start < cursor:
-            raise Unmappable("edits overlap")
-        out.append(raw[cursor:start])
-        out.append(content)
-        cursor = end
-    out.append(raw[cursor:])
-    return "".join(out)
+    return _splice(raw, ranges)
 
 
 # -- notebooks ---------------------------------------------------------------------------------------
